@@ -1,0 +1,125 @@
+"""The website: it builds without warnings, and every page works in a real, offline browser.
+
+The site is built from the notebooks' stored outputs (which nbval verifies), not re-executed.
+The browser test needs Debian's Chromium (/usr/bin/chromium); it skips, saying so, if absent.
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+HTML = ROOT / "_build" / "html"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="session")
+def site():
+    jb = Path(sys.executable).parent / "jupyter-book"
+    result = subprocess.run([str(jb), "build", str(ROOT), "-W", "-n", "--keep-going"],
+                            capture_output=True, text=True, env={**os.environ,
+                                                                 "ATTENTION_BOOK_QUIET": "1"})
+    return result
+
+
+def pages():
+    """The book's pages (not the theme's template leftovers under _static/)."""
+    return sorted(p for p in HTML.rglob("*.html") if "_static" not in p.relative_to(HTML).parts)
+
+
+def test_site_builds_without_warnings(site):
+    log = site.stdout + site.stderr
+    assert site.returncode == 0, log[-3000:]
+    assert "WARNING" not in log, [line for line in log.splitlines() if "WARNING" in line]
+    assert (HTML / "index.html").is_file()
+    assert (HTML / "chapters" / "01_fixed_context_bottleneck.html").is_file()
+    assert (HTML / "_static" / "mathjax" / "tex-mml-chtml.js").is_file()
+
+
+def test_no_page_loads_scripts_styles_or_images_from_the_network(site):
+    remote = re.compile(r"<(?:script|img)[^>]*\ssrc=\"https?:|<link[^>]*stylesheet[^>]*href=\"https?:")
+    for page in pages():
+        found = remote.findall(page.read_text(encoding="utf-8"))
+        assert not found, (page.name, found)
+
+
+def test_every_chapter_figure_has_alt_text(site):
+    from html.parser import HTMLParser
+
+    class Images(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.missing = []
+
+        def handle_starttag(self, tag, attrs):
+            attrs = dict(attrs)
+            if tag == "img" and not (attrs.get("alt") or "").strip():
+                self.missing.append(attrs.get("src"))
+
+    for page in pages():
+        parser = Images()
+        parser.feed(page.read_text(encoding="utf-8"))
+        assert not parser.missing, (page.name, parser.missing)
+
+
+@pytest.fixture(scope="module")
+def browser(site):
+    if CHROMIUM is None:
+        pytest.skip("no Chromium installed: `apt-get install chromium` to run the browser test")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        yield b
+        b.close()
+
+
+def open_page(browser, path):
+    page = browser.new_page()
+    problems, requests = [], []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(path.as_uri(), wait_until="load")
+    return page, problems, requests
+
+
+@pytest.mark.parametrize("name", [p.relative_to(HTML).as_posix() for p in pages()] or ["index.html"])
+def test_page_in_browser(browser, name):
+    page, problems, requests = open_page(browser, HTML / name)
+    has_math = page.locator(".math").count() > 0
+    if has_math:
+        page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise",
+                               timeout=20_000)
+        page.evaluate("() => MathJax.startup.promise")
+        assert page.locator("mjx-container").count() >= page.locator(".math").count()
+        assert page.locator("mjx-merror").count() == 0, "MathJax reported a TeX error"
+    images = page.evaluate("() => Array.from(document.images).map(i => [i.src, i.complete && "
+                           "i.naturalWidth > 0, i.alt])")
+    assert all(ok for _, ok, _ in images), [src for src, ok, _ in images if not ok]
+    assert all(alt.strip() for _, _, alt in images), "an image has no alt text"
+    assert not problems, problems
+    remote = [u for u in requests if not u.startswith(("file:", "data:", "blob:", "about:"))]
+    assert not remote, remote
+    page.close()
+
+
+def test_solution_dropdown_opens_on_click(browser):
+    page, problems, _ = open_page(browser, HTML / "chapters" / "01_fixed_context_bottleneck.html")
+    solutions = page.locator("div.solution.dropdown")
+    assert solutions.count() >= 4
+    first = solutions.first
+    assert "toggle-hidden" in first.get_attribute("class")  # collapsed until clicked
+    assert not first.locator(".highlight").first.is_visible()
+    first.locator("button.toggle-button").click()
+    page.wait_for_function("el => !el.classList.contains('toggle-hidden')",
+                           arg=first.element_handle())
+    assert first.locator(".highlight").first.is_visible()
+    assert not problems, problems
+    page.close()

@@ -1,0 +1,109 @@
+"""The student edition: solutions become stubs, outputs are cleared, chapters/ is untouched."""
+import ast
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+from utils.student_edition import (ANSWER_STUB, EXPERIMENT_STUB, main, stub_code,
+                                   student_notebook, write_student_edition)
+
+SOLUTION = '''import torch
+
+
+def last_state(outputs, lengths):
+    """Pick the state after the last real word."""
+    index = lengths - 1
+    return outputs[torch.arange(len(lengths)), index]
+
+
+def helper(x):
+    return x + 1
+'''
+
+
+def test_stub_code_keeps_signatures_and_docstrings():
+    stubbed = stub_code(SOLUTION)
+    tree = ast.parse(stubbed)
+    functions = {f.name: f for f in tree.body if isinstance(f, ast.FunctionDef)}
+    assert set(functions) == {"last_state", "helper"}
+    assert ast.get_docstring(functions["last_state"]) == "Pick the state after the last real word."
+    assert "import torch" in stubbed
+    assert "arange" not in stubbed and "x + 1" not in stubbed
+    namespace = {}
+    exec(stubbed, namespace)
+    with pytest.raises(NotImplementedError):
+        namespace["last_state"](None, None)
+    assert stub_code("print(1 + 1)\n") == EXPERIMENT_STUB
+
+
+def notebook():
+    cells = [
+        new_markdown_cell("# Title"),
+        new_code_cell("x = 1", outputs=[new_output("stream", name="stdout", text="1\n")],
+                      execution_count=1),
+        new_markdown_cell("```{exercise} Do it\n:label: ex-a\n```"),
+        new_markdown_cell("```{solution-start} ex-a\n:class: dropdown\n```"),
+        new_code_cell(SOLUTION, execution_count=2),
+        new_markdown_cell("Because reasons."),
+        new_markdown_cell("```{solution-end}\n```"),
+        new_code_cell("check(last_state)", execution_count=3),
+        new_markdown_cell("```{exercise} Explain\n:label: ex-b\n```"),
+        new_markdown_cell("```{solution-start} ex-b\n:class: dropdown\n```"),
+        new_markdown_cell("The answer is 42."),
+        new_markdown_cell("```{solution-end}\n```"),
+    ]
+    return new_notebook(cells=cells)
+
+
+def test_student_notebook():
+    student = student_notebook(notebook())
+    sources = [c.source for c in student.cells]
+    assert sources[0] == "# Title" and sources[2].startswith("```{exercise}")
+    assert not any("solution-start" in s or "solution-end" in s for s in sources)
+    assert "Because reasons." not in sources and "The answer is 42." not in sources
+    assert ANSWER_STUB in sources
+    assert "check(last_state)" in sources
+    stubbed = next(c for c in student.cells if "def last_state" in c.source)
+    assert "NotImplementedError" in stubbed.source
+    for cell in student.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+
+
+def test_unclosed_solution_is_an_error():
+    nb = notebook()
+    del nb.cells[6]
+    with pytest.raises(ValueError, match="before the previous one is closed"):
+        student_notebook(nb)
+    nb = notebook()
+    del nb.cells[11]
+    with pytest.raises(ValueError, match="has no matching"):
+        student_notebook(nb)
+    nb = notebook()
+    del nb.cells[3]
+    with pytest.raises(ValueError, match="no matching {solution-start}"):
+        student_notebook(nb)
+
+
+def test_write_refuses_chapters_and_non_empty_folders(tmp_path, root):
+    with pytest.raises(ValueError, match="refusing to write into"):
+        write_student_edition(root / "chapters" / "students")
+    (tmp_path / "old.txt").write_text("x")
+    with pytest.raises(ValueError, match="not empty"):
+        write_student_edition(tmp_path)
+    assert main(["--out", str(tmp_path)]) == 2
+
+
+def test_real_chapters(tmp_path, root):
+    written = write_student_edition(tmp_path / "edition")
+    chapters = sorted((root / "chapters").glob("*.ipynb"))
+    assert [p.name for p in written] == [p.name for p in chapters]
+    for student_path, chapter_path in zip(written, chapters):
+        student = nbformat.read(student_path, as_version=4)
+        original = nbformat.read(chapter_path, as_version=4)
+        assert all(not c.get("outputs") for c in student.cells if c.cell_type == "code")
+        assert len(student.cells) < len(original.cells)
+        text = "\n".join(c.source for c in student.cells)
+        assert "solution-start" not in text and "NotImplementedError" in text
+    assert main(["--out", str(tmp_path / "edition"), "--force"]) == 0

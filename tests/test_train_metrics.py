@@ -1,0 +1,125 @@
+"""Training loop, metrics and plots."""
+import random
+
+import matplotlib
+import pytest
+import torch
+
+matplotlib.use("Agg")
+
+from utils.data.minigerman import Pair  # noqa: E402
+from utils.data.vocab import BOS, EOS, PAD, Vocab, endless_batches  # noqa: E402
+from utils.metrics import (accuracy_by_source_position, accuracy_by_target_position,  # noqa: E402
+                           cut_after_eos, evaluate, evaluate_by_bucket, format_table,
+                           token_accuracy)
+from utils.models.rnn import FixedContextSeq2Seq, Seq2SeqConfig  # noqa: E402
+from utils.plots import alignment_matrix, plot_attention, plot_by_length, plot_history  # noqa: E402
+from utils.train import TrainConfig, fit, progress_enabled, sequence_loss  # noqa: E402
+
+
+def copy_pairs(n=200, seed=0):
+    rng = random.Random(seed)
+    words = ["a", "b", "c", "d", "e"]
+    out = []
+    for _ in range(n):
+        src = tuple(rng.choice(words) for _ in range(rng.randint(3, 5)))
+        out.append(Pair(src, tuple(w.upper() for w in src), tuple((i, i) for i in range(len(src)))))
+    return out
+
+
+class Oracle(torch.nn.Module):
+    """Predicts the reference perfectly: logits peak at the true next token."""
+
+    def __init__(self, vocab_size):
+        super().__init__()
+        self.vocab_size = vocab_size
+        self.answers = None
+
+    def forward(self, src, src_lengths, tgt_in):
+        return torch.nn.functional.one_hot(self.answers, self.vocab_size).float() * 10
+
+    def greedy(self, src, src_lengths, max_len):
+        pad = torch.full((self.answers.shape[0], max_len - self.answers.shape[1]), PAD)
+        return torch.cat([self.answers, pad], dim=1)
+
+
+def test_token_accuracy_ignores_padding():
+    pred = torch.tensor([[5, 6, 9, 9]])
+    target = torch.tensor([[5, 7, PAD, PAD]])
+    assert token_accuracy(pred, target) == 0.5
+    with pytest.raises(ValueError, match="shape"):
+        token_accuracy(pred, target[:, :2])
+
+
+def test_cut_after_eos():
+    tokens = torch.tensor([[5, EOS, 6, EOS], [5, 6, 7, 8]])
+    assert cut_after_eos(tokens).tolist() == [[5, EOS, PAD, PAD], [5, 6, 7, 8]]
+
+
+def test_evaluate_with_a_perfect_model():
+    pairs = copy_pairs(20)
+    sv, tv = Vocab(p.src for p in pairs), Vocab(p.tgt for p in pairs)
+    oracle = Oracle(len(tv))
+    from utils.data.vocab import make_batch
+    oracle.answers = make_batch(pairs, sv, tv).tgt_out
+    result = evaluate(oracle, pairs, sv, tv, batch_size=len(pairs))
+    assert result["tf_acc"] == result["greedy_acc"] == result["exact"] == 1.0
+    assert result["bleu"] == pytest.approx(100.0)
+
+
+def test_fit_learns_to_copy_and_evaluation_agrees():
+    torch.manual_seed(0)
+    pairs = copy_pairs(300)
+    sv, tv = Vocab(p.src for p in pairs), Vocab(p.tgt for p in pairs)
+    model = FixedContextSeq2Seq(Seq2SeqConfig(len(sv), len(tv), 16, 32))
+    history = fit(model, endless_batches(pairs, 32, sv, tv), TrainConfig(steps=300, lr=1e-2,
+                                                                         log_every=100))
+    assert history.steps == [100, 200, 300] and history.seconds > 0
+    assert history.loss[-1] < 0.5 * history.loss[0]
+    rows = evaluate_by_bucket(model, [pairs[:50], pairs[50:100]], [(3, 4), (5, 5)], sv, tv)
+    assert [r["bucket"] for r in rows] == ["3–4", "5–5"]
+    assert rows[0]["greedy_acc"] > 0.8
+    by_src = accuracy_by_source_position(model, pairs[:50], sv, tv, n_bins=2)
+    by_tgt = accuracy_by_target_position(model, pairs[:50], sv, tv, n_bins=2)
+    assert len(by_src) == 2 and set(by_tgt) == {"tf", "greedy"}
+    assert all(0 <= a <= 1 for a in by_src + by_tgt["tf"] + by_tgt["greedy"])
+    with pytest.raises(ValueError, match="groups"):
+        evaluate_by_bucket(model, [pairs], [(3, 4), (5, 5)], sv, tv)
+
+
+def test_sequence_loss_ignores_padding():
+    logits = torch.randn(1, 3, 6)
+    target = torch.tensor([[2, 4, PAD]])
+    expected = torch.nn.functional.cross_entropy(logits[0, :2], target[0, :2])
+    assert torch.allclose(sequence_loss(logits, target), expected)
+    with pytest.raises(ValueError, match="disagree"):
+        sequence_loss(logits, target[:, :2])
+
+
+def test_progress_bars_follow_the_environment(monkeypatch):
+    monkeypatch.setenv("ATTENTION_BOOK_QUIET", "1")
+    assert not progress_enabled()
+    monkeypatch.setenv("ATTENTION_BOOK_QUIET", "0")
+    assert progress_enabled()
+
+
+def test_format_table():
+    text = format_table([{"bucket": "3–7", "acc": 0.5}], {"bucket": ("length", "{}"),
+                                                          "acc": ("acc", "{:.0%}")})
+    assert text.splitlines() == ["length  acc", "------  ---", "   3–7  50%"]
+
+
+def test_plots():
+    pair = Pair(("he", "is", "playing", "football"), ("er", "spielt", "fußball"),
+                ((0, 0), (1, 1), (2, 1), (3, 2)))
+    matrix = alignment_matrix(pair)
+    assert matrix.shape == (3, 4) and matrix.sum() == 4 and matrix[1, 2] == 1
+    ax = plot_attention(matrix, pair.src, pair.tgt)
+    assert [t.get_text() for t in ax.get_xticklabels()] == list(pair.src)
+    with pytest.raises(ValueError, match="3 target and 4 source"):
+        plot_attention(matrix.T, pair.src, pair.tgt)
+    rows = [{"mid": 5, "bucket": "3–7", "greedy_acc": 0.5}]
+    assert plot_by_length({"m": rows}).get_ylabel().startswith("token accuracy")
+    from utils.train import History
+    assert plot_history({"m": History([1, 2], [2.0, 1.0])}).get_xlabel().startswith("training")
+    matplotlib.pyplot.close("all")

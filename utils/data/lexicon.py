@@ -1,0 +1,311 @@
+"""The Mini-German lexicon: English and German word forms with the grammar facts we need.
+
+Everything is lower case, as in the book's seed example ("he is playing football" ->
+"er spielt fußball"). Only singular nouns of the strong declension are used, so a noun's
+form never changes with case; articles and adjective endings carry the case.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Noun:
+    en: str
+    de: str
+    gender: str  # "m", "f" or "n"
+    kinds: frozenset  # semantic classes, e.g. {"person"}, used to pick plausible objects
+    adjectives: tuple = ()  # English adjectives that fit this noun
+
+
+@dataclass(frozen=True)
+class Adjective:
+    en: str
+    de: str  # the uninflected stem: "klein", "müde"
+
+
+@dataclass(frozen=True)
+class Verb:
+    """One verb in every form the grammar needs (third person singular only)."""
+
+    en_base: str  # "play"  (after "can" / "wants to")
+    en_3sg: str  # "plays"
+    en_ing: str  # "playing"
+    en_part: str  # "played"
+    de_3sg: str  # "spielt" (finite stem without separable prefix: "ruft" for anrufen)
+    de_inf: str  # "spielen" (with prefix: "anrufen")
+    de_part: str  # "gespielt" (with prefix: "angerufen")
+    frame: str  # "intr", "acc", "dat", "ditr", "sport", "say"
+    objects: frozenset = frozenset()  # noun kinds allowed as (direct) object
+    en_particle: str = ""  # "up" in "picks up", "for" in "looks for"
+    de_prefix: str = ""  # "an" in "ruft ... an"
+    aux: str = "hat"  # perfect auxiliary: "hat" or "ist"
+    progressive: bool = True  # stative verbs ("sees", "knows") have no -ing form here
+    modal: bool = True  # whether "can" / "wants to" + verb is allowed
+
+    @property
+    def de_final(self) -> str:
+        """Finite form at the end of a subordinate clause: "anruft", "spielt"."""
+        return self.de_prefix + self.de_3sg
+
+
+ADJECTIVES = {a.en: a for a in [
+    Adjective("small", "klein"), Adjective("big", "groß"), Adjective("tall", "groß"),
+    Adjective("old", "alt"), Adjective("young", "jung"), Adjective("new", "neu"),
+    Adjective("tired", "müde"), Adjective("happy", "glücklich"), Adjective("hungry", "hungrig"),
+    Adjective("sad", "traurig"), Adjective("friendly", "freundlich"), Adjective("sick", "krank"),
+    Adjective("red", "rot"), Adjective("blue", "blau"), Adjective("green", "grün"),
+    Adjective("black", "schwarz"), Adjective("white", "weiß"), Adjective("brown", "braun"),
+    Adjective("beautiful", "schön"), Adjective("heavy", "schwer"), Adjective("fresh", "frisch"),
+    Adjective("sweet", "süß"), Adjective("hot", "heiß"), Adjective("cold", "kalt"),
+]}
+
+_PERSON_ADJ = ("old", "young", "tired", "happy", "tall", "hungry", "friendly", "sad")
+_ANIMAL_ADJ = ("old", "young", "small", "big", "black", "white", "brown", "hungry")
+_THING_ADJ = ("new", "old", "small", "big", "red", "blue", "green", "black", "white", "heavy")
+_FOOD_ADJ = ("fresh", "sweet", "small", "big")
+_DRINK_ADJ = ("hot", "cold", "fresh")
+_PLACE_ADJ = ("small", "big", "old", "new", "beautiful")
+
+# Adjectives that may follow "is" ("she is tired") for a person subject.
+PREDICATES = ("tired", "happy", "hungry", "sad", "old", "young", "tall", "sick", "friendly")
+
+
+def _nouns(kinds, adjectives, rows):
+    return [Noun(en, de, g, frozenset(kinds), adjectives) for en, de, g in rows]
+
+
+NOUNS = (
+    _nouns({"person"}, _PERSON_ADJ, [
+        ("man", "mann", "m"), ("woman", "frau", "f"), ("child", "kind", "n"),
+        ("teacher", "lehrer", "m"), ("girl", "mädchen", "n"), ("friend", "freund", "m"),
+        ("doctor", "arzt", "m"), ("sister", "schwester", "f"), ("brother", "bruder", "m"),
+        ("mother", "mutter", "f"), ("father", "vater", "m")])
+    + _nouns({"animal", "findable", "likeable"}, _ANIMAL_ADJ, [
+        ("dog", "hund", "m"), ("cat", "katze", "f"), ("horse", "pferd", "n"),
+        ("bird", "vogel", "m")])
+    + _nouns({"readable", "writable", "buyable", "giveable", "findable", "likeable", "openable"},
+             _THING_ADJ, [("book", "buch", "n"), ("letter", "brief", "m")])
+    + _nouns({"readable", "buyable", "giveable", "findable"}, _THING_ADJ,
+             [("newspaper", "zeitung", "f")])
+    + _nouns({"buyable", "giveable", "likeable"}, _THING_ADJ, [
+        ("car", "auto", "n"), ("picture", "bild", "n"), ("ball", "ball", "m"),
+        ("flower", "blume", "f")])
+    + _nouns({"buyable", "giveable", "findable", "openable", "closable"}, _THING_ADJ,
+             [("bag", "tasche", "f")])
+    + _nouns({"buyable", "giveable", "findable"}, _THING_ADJ, [("key", "schlüssel", "m")])
+    + _nouns({"openable", "closable"}, _THING_ADJ,
+             [("door", "tür", "f"), ("window", "fenster", "n")])
+    + _nouns({"switchable", "buyable"}, _THING_ADJ,
+             [("radio", "radio", "n"), ("computer", "computer", "m")])
+    + _nouns({"switchable"}, _THING_ADJ, [("light", "licht", "n")])
+    + _nouns({"food", "buyable", "giveable", "likeable"}, _FOOD_ADJ, [
+        ("apple", "apfel", "m"), ("bread", "brot", "n"), ("cake", "kuchen", "m")])
+    + _nouns({"drink", "buyable", "likeable"}, _DRINK_ADJ, [
+        ("coffee", "kaffee", "m"), ("water", "wasser", "n"), ("milk", "milch", "f")])
+)
+NOUNS = tuple(NOUNS)
+
+
+@dataclass(frozen=True)
+class Place:
+    """A place noun with the prepositions (English, German) it goes with; all take the dative."""
+
+    noun: Noun
+    preps: tuple  # ((("in",), "in"), (("in", "front", "of"), "vor"), ...)
+
+
+_IN = (("in",), "in")
+_BEHIND = (("behind",), "hinter")
+_FRONT = (("in", "front", "of"), "vor")
+_NEXT = (("next", "to"), "neben")
+_ON = (("on",), "auf")
+_AT = (("at",), "an")
+
+PLACES = tuple(Place(Noun(en, de, g, frozenset({"place"}), _PLACE_ADJ), preps) for en, de, g, preps in [
+    ("park", "park", "m", (_IN, _NEXT)),
+    ("garden", "garten", "m", (_IN, _BEHIND)),
+    ("kitchen", "küche", "f", (_IN,)),
+    ("school", "schule", "f", (_IN, _BEHIND, _FRONT, _NEXT)),
+    ("city", "stadt", "f", (_IN,)),
+    ("office", "büro", "n", (_IN,)),
+    ("library", "bibliothek", "f", (_IN, _FRONT, _NEXT)),
+    ("house", "haus", "n", (_IN, _BEHIND, _FRONT, _NEXT)),
+    ("station", "bahnhof", "m", (_AT, _BEHIND, _FRONT, _NEXT)),
+    ("street", "straße", "f", (_ON,)),
+])
+
+# Preposition + definite dative article contractions that German requires in plain speech.
+CONTRACTIONS = {("in", "dem"): "im", ("an", "dem"): "am", ("zu", "dem"): "zum",
+                ("zu", "der"): "zur", ("von", "dem"): "vom", ("bei", "dem"): "beim"}
+
+# Fixed time adverbials: English tokens, German tokens, word alignment as (en_i, de_j) pairs,
+# and which tenses they combine with in natural English.
+_ALL = frozenset({"pres", "prog", "perf", "can", "want"})
+_NOT_PERF = frozenset({"pres", "prog", "can", "want"})
+
+
+@dataclass(frozen=True)
+class TimeAdverbial:
+    en: tuple
+    de: tuple
+    links: tuple  # ((en_index, de_index), ...)
+    tenses: frozenset
+
+
+TIMES = (
+    TimeAdverbial(("today",), ("heute",), ((0, 0),), _ALL),
+    TimeAdverbial(("now",), ("jetzt",), ((0, 0),), _ALL),
+    TimeAdverbial(("tomorrow",), ("morgen",), ((0, 0),), _NOT_PERF),
+    TimeAdverbial(("in", "the", "morning"), ("am", "morgen"), ((0, 0), (1, 0), (2, 1)), _NOT_PERF),
+    TimeAdverbial(("in", "the", "evening"), ("am", "abend"), ((0, 0), (1, 0), (2, 1)), _NOT_PERF),
+    TimeAdverbial(("on", "sunday"), ("am", "sonntag"), ((0, 0), (1, 1)), _NOT_PERF),
+    TimeAdverbial(("every", "day"), ("jeden", "tag"), ((0, 0), (1, 1)),
+                  frozenset({"pres", "can", "want"})),
+)
+
+_V = Verb
+VERBS = (
+    # transitive, accusative object
+    _V("read", "reads", "reading", "read", "liest", "lesen", "gelesen", "acc", frozenset({"readable"})),
+    _V("buy", "buys", "buying", "bought", "kauft", "kaufen", "gekauft", "acc", frozenset({"buyable"})),
+    _V("eat", "eats", "eating", "eaten", "isst", "essen", "gegessen", "acc", frozenset({"food"})),
+    _V("drink", "drinks", "drinking", "drunk", "trinkt", "trinken", "getrunken", "acc",
+       frozenset({"drink"})),
+    _V("write", "writes", "writing", "written", "schreibt", "schreiben", "geschrieben", "acc",
+       frozenset({"writable"})),
+    _V("see", "sees", "seeing", "seen", "sieht", "sehen", "gesehen", "acc",
+       frozenset({"person", "animal", "buyable"}), progressive=False),
+    _V("find", "finds", "finding", "found", "findet", "finden", "gefunden", "acc",
+       frozenset({"findable"}), progressive=False),
+    _V("look", "looks", "looking", "looked", "sucht", "suchen", "gesucht", "acc",
+       frozenset({"findable", "person"}), en_particle="for"),
+    _V("visit", "visits", "visiting", "visited", "besucht", "besuchen", "besucht", "acc",
+       frozenset({"person"})),
+    _V("like", "likes", "liking", "liked", "mag", "mögen", "gemocht", "acc",
+       frozenset({"person", "likeable"}), progressive=False, modal=False),
+    _V("call", "calls", "calling", "called", "ruft", "anrufen", "angerufen", "acc",
+       frozenset({"person"}), de_prefix="an"),
+    _V("pick", "picks", "picking", "picked", "holt", "abholen", "abgeholt", "acc",
+       frozenset({"person", "giveable"}), en_particle="up", de_prefix="ab"),
+    _V("turn", "turns", "turning", "turned", "schaltet", "einschalten", "eingeschaltet", "acc",
+       frozenset({"switchable"}), en_particle="on", de_prefix="ein"),
+    _V("open", "opens", "opening", "opened", "macht", "aufmachen", "aufgemacht", "acc",
+       frozenset({"openable"}), de_prefix="auf"),
+    _V("close", "closes", "closing", "closed", "macht", "zumachen", "zugemacht", "acc",
+       frozenset({"closable"}), de_prefix="zu"),
+    # dative object
+    _V("help", "helps", "helping", "helped", "hilft", "helfen", "geholfen", "dat", frozenset({"person"})),
+    # indirect (dative, a person) and direct (accusative) object
+    _V("give", "gives", "giving", "given", "gibt", "geben", "gegeben", "ditr", frozenset({"giveable"})),
+    _V("show", "shows", "showing", "shown", "zeigt", "zeigen", "gezeigt", "ditr", frozenset({"giveable"})),
+    # games and instruments, without article in German
+    _V("play", "plays", "playing", "played", "spielt", "spielen", "gespielt", "sport"),
+    # intransitive
+    _V("sleep", "sleeps", "sleeping", "slept", "schläft", "schlafen", "geschlafen", "intr"),
+    _V("laugh", "laughs", "laughing", "laughed", "lacht", "lachen", "gelacht", "intr"),
+    _V("work", "works", "working", "worked", "arbeitet", "arbeiten", "gearbeitet", "intr"),
+    _V("sing", "sings", "singing", "sung", "singt", "singen", "gesungen", "intr"),
+    _V("wait", "waits", "waiting", "waited", "wartet", "warten", "gewartet", "intr"),
+    _V("dance", "dances", "dancing", "danced", "tanzt", "tanzen", "getanzt", "intr"),
+    _V("run", "runs", "running", "run", "läuft", "laufen", "gelaufen", "intr", aux="ist"),
+    _V("get", "gets", "getting", "got", "steht", "aufstehen", "aufgestanden", "intr",
+       en_particle="up", de_prefix="auf", aux="ist"),
+    _V("come", "comes", "coming", "come", "kommt", "zurückkommen", "zurückgekommen", "intr",
+       en_particle="back", de_prefix="zurück", aux="ist"),
+    # verbs of saying, with a "that"/"dass" clause
+    _V("say", "says", "saying", "said", "sagt", "sagen", "gesagt", "say", progressive=False, modal=False),
+    _V("think", "thinks", "thinking", "thought", "denkt", "denken", "gedacht", "say",
+       progressive=False, modal=False),
+    _V("know", "knows", "knowing", "known", "weiß", "wissen", "gewusst", "say",
+       progressive=False, modal=False),
+)
+
+# Games: (English tokens, German word, index of the English token the German word translates).
+SPORTS = ((("football",), "fußball", 0), (("chess",), "schach", 0), (("tennis",), "tennis", 0),
+          (("cards",), "karten", 0), (("the", "piano"), "klavier", 1))
+
+PRONOUNS = (("he", "er"), ("she", "sie"))
+
+# Determiners: English word -> (German kind, stem). Definite "der"-words decline weakly,
+# "ein"-words (ein, mein, sein, ihr) take the mixed adjective endings.
+DETERMINERS = {"the": ("def", ""), "a": ("ein", "ein"), "my": ("ein", "mein"),
+               "his": ("ein", "sein"), "her": ("ein", "ihr")}
+
+DEFINITE = {("nom", "m"): "der", ("nom", "f"): "die", ("nom", "n"): "das",
+            ("acc", "m"): "den", ("acc", "f"): "die", ("acc", "n"): "das",
+            ("dat", "m"): "dem", ("dat", "f"): "der", ("dat", "n"): "dem"}
+EIN_ENDING = {("nom", "m"): "", ("nom", "f"): "e", ("nom", "n"): "",
+              ("acc", "m"): "en", ("acc", "f"): "e", ("acc", "n"): "",
+              ("dat", "m"): "em", ("dat", "f"): "er", ("dat", "n"): "em"}
+# Adjective endings after a definite article (weak) and after an ein-word (mixed).
+WEAK_ENDING = {("nom", "m"): "e", ("nom", "f"): "e", ("nom", "n"): "e",
+               ("acc", "m"): "en", ("acc", "f"): "e", ("acc", "n"): "e",
+               ("dat", "m"): "en", ("dat", "f"): "en", ("dat", "n"): "en"}
+MIXED_ENDING = {("nom", "m"): "er", ("nom", "f"): "e", ("nom", "n"): "es",
+                ("acc", "m"): "en", ("acc", "f"): "e", ("acc", "n"): "es",
+                ("dat", "m"): "en", ("dat", "f"): "en", ("dat", "n"): "en"}
+# Relative pronouns (nominative for subject relatives, accusative for object relatives).
+RELATIVE = {("nom", "m"): "der", ("nom", "f"): "die", ("nom", "n"): "das",
+            ("acc", "m"): "den", ("acc", "f"): "die", ("acc", "n"): "das"}
+
+# Adverbial subordinating conjunctions that may also open the sentence.
+CONJUNCTIONS = (("because", "weil"), ("although", "obwohl"), ("if", "wenn"))
+MODALS = {"can": (("can",), "kann"), "want": (("wants", "to"), "will")}
+
+
+def inflect_adjective(stem: str, ending: str) -> str:
+    """Attach an adjective ending: klein+en -> kleinen; müde+e -> müde; müde+en -> müden."""
+    if stem.endswith("e") and ending.startswith("e"):
+        return stem + ending[1:]
+    return stem + ending
+
+
+def article(en: str, case: str, gender: str) -> str:
+    """German form of an English determiner: ("a", "acc", "m") -> "einen"."""
+    kind, stem = DETERMINERS[en]
+    if kind == "def":
+        return DEFINITE[(case, gender)]
+    return stem + EIN_ENDING[(case, gender)]
+
+
+def adjective_ending(det_en: str, case: str, gender: str) -> str:
+    kind, _ = DETERMINERS[det_en]
+    table = WEAK_ENDING if kind == "def" else MIXED_ENDING
+    return table[(case, gender)]
+
+
+def indefinite_article(next_word: str) -> str:
+    """English "a" or "an" before ``next_word`` (our vocabulary has no silent h or 'eu' words)."""
+    return "an" if next_word[0] in "aeiou" else "a"
+
+
+@dataclass
+class Lexicon:
+    """Look-up tables built once from the lists above."""
+
+    nouns_by_kind: dict = field(default_factory=dict)
+    _cache: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        for noun in NOUNS:
+            for kind in noun.kinds:
+                self.nouns_by_kind.setdefault(kind, []).append(noun)
+
+    def nouns_for(self, kinds) -> list:
+        key = frozenset(kinds)
+        if key not in self._cache:
+            self._cache[key] = self._nouns_for(key)
+        return self._cache[key]
+
+    def _nouns_for(self, kinds) -> list:
+        seen, out = set(), []
+        for kind in sorted(kinds):
+            for noun in self.nouns_by_kind.get(kind, []):
+                if noun.en not in seen:
+                    seen.add(noun.en)
+                    out.append(noun)
+        return out
+
+
+LEXICON = Lexicon()

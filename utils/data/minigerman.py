@@ -1,0 +1,244 @@
+"""Mini-German: English -> German sentence pairs with gold word alignments and a length dial.
+
+>>> from utils.data.minigerman import sample_pair
+>>> import random
+>>> pair = sample_pair(random.Random(0), length=12)
+>>> len(pair.src)
+12
+
+A sentence starts as a short clause ("he sleeps") and grows by random expansions (an
+adjective, a time adverbial, a prepositional phrase, a relative or subordinate clause, a
+compound tense...) until its English side has exactly the requested number of tokens.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from .grammar import NP, PP, Clause, english_length, render
+from .lexicon import (ADJECTIVES, CONJUNCTIONS, LEXICON, PLACES, PREDICATES, PRONOUNS, SPORTS,
+                      TIMES, VERBS)
+
+MIN_LENGTH = 3  # "he is sleeping"
+_CONFLICTS = [{"old", "young", "new"}, {"small", "big", "tall"}, {"hot", "cold"},
+              {"happy", "sad"}, {"red", "blue", "green", "black", "white", "brown"}]
+_CONFLICT_OF = {a: group for group in _CONFLICTS for a in group}
+_MASS_NOUNS = {"coffee", "water", "milk", "bread"}  # no "a": *"a milk"
+_NO_POSSESSIVE = {"man", "woman"}  # "mein mann" means "my husband"
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One sentence pair. ``alignment`` holds (source index, target index) gold links."""
+
+    src: tuple
+    tgt: tuple
+    alignment: tuple
+
+    def __len__(self) -> int:
+        return len(self.src)
+
+
+SEED_PAIR = Pair(("he", "is", "playing", "football"), ("er", "spielt", "fußball"),
+                 ((1, 1), (2, 1), (3, 2), (0, 0)))
+SEED_PAIR = Pair(SEED_PAIR.src, SEED_PAIR.tgt, tuple(sorted(SEED_PAIR.alignment)))
+
+
+# ------------------------------------------------------------------------ building blocks
+def _det(rng: random.Random, noun) -> str:
+    weights = [6, 3, 1, 1, 1]
+    if noun.en in _MASS_NOUNS:
+        weights[1] = 0
+    if noun.en in _NO_POSSESSIVE:
+        weights[2:] = [0, 0, 0]
+    return rng.choices(["the", "a", "my", "his", "her"], weights=weights)[0]
+
+
+def _np(rng: random.Random, kinds) -> NP:
+    noun = rng.choice(LEXICON.nouns_for(kinds))
+    return NP(noun=noun, det=_det(rng, noun))
+
+
+def _pronoun(rng: random.Random) -> NP:
+    return NP(pronoun=rng.choice(PRONOUNS))
+
+
+def _fill_objects(c: Clause, rng: random.Random) -> None:
+    frame = c.verb.frame if c.verb else "copula"
+    if frame == "copula":
+        c.pred = ADJECTIVES[rng.choice(PREDICATES)]
+    elif frame == "sport":
+        c.sport = rng.choice(SPORTS)
+    elif frame in ("acc", "dat") and c.role != "relobj":
+        c.obj = _np(rng, c.verb.objects)
+    elif frame == "ditr":
+        c.io = _np(rng, {"person"})
+        c.obj = _np(rng, c.verb.objects)
+    elif frame == "say":
+        c.comp = new_clause(rng, "sub", c.depth + 1)
+
+
+def new_clause(rng: random.Random, role: str, depth: int, head: NP | None = None) -> Clause:
+    """A minimal clause: pronoun subject, present tense, plain objects."""
+    if role == "relobj":
+        verbs = [v for v in VERBS if v.frame == "acc" and v.objects & head.noun.kinds]
+    else:
+        verbs = [v for v in VERBS if v.frame != "say" or (depth < 2 and role in ("main", "sub"))]
+    if role == "relobj" or rng.random() > 0.1:
+        verb = rng.choice(verbs)
+    else:
+        verb = None  # "she is tired"
+    c = Clause(role=role, subj=None if role == "relsubj" else _pronoun(rng), verb=verb,
+               head=head, depth=depth)
+    _fill_objects(c, rng)
+    return c
+
+
+# ---------------------------------------------------------------------------- expansions
+def _walk(c: Clause):
+    """Yield every clause in the tree, outermost first."""
+    yield c
+    for np in _nps(c):
+        if np.rel is not None:
+            yield from _walk(np.rel)
+    for sub in (c.comp, c.adv[1] if c.adv else None):
+        if sub is not None:
+            yield from _walk(sub)
+
+
+def _nps(c: Clause):
+    for np in (c.subj, c.io, c.obj):
+        if np is not None and np.noun is not None:
+            yield np
+    for pp in (c.place, *(np.mod for np in (c.subj, c.io, c.obj) if np is not None)):
+        if pp is not None:
+            yield pp.np
+
+
+def _set(obj, name, value):
+    old = getattr(obj, name)
+    setattr(obj, name, value)
+    return lambda: setattr(obj, name, old)
+
+
+def _ops(tree: Clause, rng: random.Random) -> list:
+    """Candidate expansions as (weight, apply) where apply() mutates the tree, returns undo."""
+    ops = []
+    for c in _walk(tree):
+        clausal = c.role in ("main", "sub")
+        if c.subj is not None and c.subj.pronoun is not None:
+            ops.append((2.0, lambda c=c: _set(c, "subj", _np(rng, {"person"}))))
+        for np in _nps(c):
+            ops += _np_ops(c, np, rng)
+        if c.verb is None and not c.very:
+            ops.append((0.5, lambda c=c: _set(c, "very", True)))
+        if c.verb is not None and c.tense == "pres":
+            tenses = ["perf"] + ["prog"] * c.verb.progressive + ["can", "want"] * c.verb.modal
+            if c.time is not None:
+                tenses = [t for t in tenses if t in c.time.tenses]
+            if tenses:
+                ops.append((1.5, lambda c=c, t=rng.choice(tenses): _set(c, "tense", t)))
+        # English would hang a place or time after "the book that he reads" on the relative
+        # clause; keep such sentences unambiguous by not combining the two.
+        obj_rel = c.obj is not None and c.obj.rel is not None
+        if clausal and c.time is None and c.comp is None and not obj_rel:
+            times = [t for t in TIMES if c.tense in t.tenses]
+            ops.append((1.0, lambda c=c, t=rng.choice(times): _add_time(c, t, rng)))
+        if clausal and c.place is None and c.verb is not None and c.comp is None and not obj_rel:
+            ops.append((1.0, lambda c=c: _set(c, "place", _place(rng))))
+        if clausal and c.adv is None and c.comp is None and c.depth < 2:
+            ops.append((1.5, lambda c=c: _add_adverbial_clause(c, rng)))
+    return ops
+
+
+def _np_ops(c: Clause, np: NP, rng: random.Random) -> list:
+    ops = []
+    if len(np.adjs) < 2:
+        ops.append((1.0, lambda np=np: _add_adjective(np, rng)))
+    top_level = np is c.subj or np is c.obj
+    plain = np.mod is None and np.rel is None
+    if top_level and plain and "person" in np.noun.kinds:
+        ops.append((0.7, lambda np=np: _set(np, "mod", PP(("with",), "mit",
+                                                            _np(rng, {"animal", "person"})))))
+    if top_level and plain and c.role in ("main", "sub"):
+        subject_fronted = np is c.subj and (c.front_time or c.front_adv)
+        ambiguous = np is c.obj and (c.place is not None or (c.time and not c.front_time))
+        if not subject_fronted and not ambiguous:
+            ops.append((1.5, lambda np=np, c=c: _add_relative(c, np, rng)))
+    return ops
+
+
+def _add_adjective(np: NP, rng: random.Random) -> callable:
+    present = {a.en for a in np.adjs}
+    blocked = present.union(*(_CONFLICT_OF.get(a, ()) for a in present))
+    free = [a for a in np.noun.adjectives if a not in blocked]
+    if not free:
+        return lambda: None
+    return _append_adj(np, ADJECTIVES[rng.choice(free)])
+
+
+def _append_adj(np: NP, adj) -> callable:
+    np.adjs.append(adj)
+    return lambda: np.adjs.remove(adj)
+
+
+def _add_time(c: Clause, t, rng: random.Random) -> callable:
+    can_front = c.role == "main" and not c.front_adv and (c.subj.rel is None)
+    undo_t = _set(c, "time", t)
+    undo_f = _set(c, "front_time", can_front and rng.random() < 0.35)
+    return lambda: (undo_f(), undo_t())
+
+
+def _place(rng: random.Random) -> PP:
+    place = rng.choice(PLACES)
+    prep_en, prep_de = rng.choice(place.preps)
+    return PP(prep_en, prep_de, NP(noun=place.noun, det=_det(rng, place.noun)))
+
+
+def _add_relative(c: Clause, np: NP, rng: random.Random) -> callable:
+    roles = ["relsubj"] if "person" in np.noun.kinds else []
+    if any(v.frame == "acc" and v.objects & np.noun.kinds for v in VERBS):
+        roles.append("relobj")
+    rel = new_clause(rng, rng.choice(roles), c.depth + 1, head=np)
+    return _set(np, "rel", rel)
+
+
+def _add_adverbial_clause(c: Clause, rng: random.Random) -> callable:
+    sub = new_clause(rng, "sub", c.depth + 1)
+    undo_a = _set(c, "adv", (rng.choice(CONJUNCTIONS), sub))
+    can_front = c.role == "main" and not c.front_time and c.subj.rel is None
+    undo_f = _set(c, "front_adv", can_front and rng.random() < 0.4)
+    return lambda: (undo_f(), undo_a())
+
+
+# ---------------------------------------------------------------------------- sampling
+def sample_tree(rng: random.Random, length: int, max_tries: int = 1000) -> Clause:
+    """A random sentence tree whose English side has exactly ``length`` tokens."""
+    if length < MIN_LENGTH:
+        raise ValueError(f"length must be at least {MIN_LENGTH}, got {length}")
+    for _ in range(max_tries):
+        tree = new_clause(rng, "main", 0)
+        n = english_length(tree)
+        misses = 0
+        steps = 0
+        while n < length and misses < 12 and steps < 4 * length:
+            steps += 1
+            ops = _ops(tree, rng)
+            if not ops:
+                break
+            weights, actions = zip(*ops)
+            undo = rng.choices(actions, weights=weights)[0]()
+            m = english_length(tree)
+            if m > length:
+                undo()
+                misses += 1
+            else:
+                n = m
+        if n == length:
+            return tree
+    raise RuntimeError(f"could not build a sentence of length {length}")
+
+
+def sample_pair(rng: random.Random, length: int) -> Pair:
+    """One English -> German pair whose English side has exactly ``length`` tokens."""
+    return Pair(*render(sample_tree(rng, length)))

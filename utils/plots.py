@@ -1,0 +1,76 @@
+"""Figures used across chapters: metrics against length, training curves, attention maps."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+METRIC_LABELS = {"greedy_acc": "token accuracy, greedy (%)", "tf_acc": "token accuracy, teacher-forced (%)",
+                 "exact": "exact match (%)", "bleu": "BLEU"}
+
+
+def plot_by_length(results: dict, metric: str = "greedy_acc", ax=None, **line_kwargs):
+    """One line per model: ``results[label]`` is a list of rows from ``evaluate_by_bucket``.
+
+    The x axis is the source length (bucket centres, labelled with the bucket ranges).
+    """
+    if ax is None:
+        _, ax = plt.subplots()
+    scale = 1.0 if metric == "bleu" else 100.0
+    for label, rows in results.items():
+        x = [r["mid"] for r in rows]
+        ax.plot(x, [scale * r[metric] for r in rows], marker="o", label=label, **line_kwargs)
+    rows = next(iter(results.values()))
+    ax.set_xticks([r["mid"] for r in rows], [r["bucket"] for r in rows], rotation=30)
+    ax.set_xlabel("source sentence length (English tokens)")
+    ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+    ax.set_ylim(0, 100)
+    ax.legend()
+    return ax
+
+
+def plot_history(histories: dict, ax=None):
+    """Training loss against step; ``histories[label]`` is a ``utils.train.History``."""
+    if ax is None:
+        _, ax = plt.subplots()
+    for label, h in histories.items():
+        ax.plot(h.steps, h.loss, label=label)
+    ax.set_xlabel("training step (batches of sentence pairs)")
+    ax.set_ylabel("cross-entropy per target token (nats)")
+    ax.legend()
+    return ax
+
+
+def plot_attention(weights, src_tokens, tgt_tokens, ax=None, title: str | None = None,
+                   colorbar: bool = True):
+    """Heatmap of attention weights (T, S): row t shows where target token t looks.
+
+    Source tokens label the columns (x axis), target tokens the rows (y axis).
+    """
+    weights = weights.detach().cpu().numpy() if torch.is_tensor(weights) else np.asarray(weights)
+    if weights.shape != (len(tgt_tokens), len(src_tokens)):
+        raise ValueError(f"weights have shape {weights.shape} but there are {len(tgt_tokens)} "
+                         f"target and {len(src_tokens)} source tokens")
+    if ax is None:
+        width = 1.0 + 0.32 * len(src_tokens)
+        _, ax = plt.subplots(figsize=(max(3.0, width), max(2.0, 0.8 + 0.3 * len(tgt_tokens))))
+    image = ax.imshow(weights, cmap="Greys", vmin=0.0, vmax=max(1e-9, float(weights.max())),
+                      aspect="auto")
+    ax.set_xticks(range(len(src_tokens)), src_tokens, rotation=90)
+    ax.set_yticks(range(len(tgt_tokens)), tgt_tokens)
+    ax.set_xlabel("source (English)")
+    ax.set_ylabel("target (German)")
+    ax.grid(False)
+    if title:
+        ax.set_title(title)
+    if colorbar:
+        plt.colorbar(image, ax=ax, fraction=0.04, pad=0.02)
+    return ax
+
+
+def alignment_matrix(pair) -> np.ndarray:
+    """Gold alignment of a Mini-German pair as a (T, S) 0/1 matrix, for ``plot_attention``."""
+    matrix = np.zeros((len(pair.tgt), len(pair.src)))
+    for i, j in pair.alignment:
+        matrix[j, i] = 1.0
+    return matrix

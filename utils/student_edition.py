@@ -1,0 +1,139 @@
+"""Write the student edition of the book: solutions become stubs, outputs are cleared.
+
+    python -m utils.student_edition --out student_edition [--force]
+
+For every chapter notebook, the cells between a ``{solution-start}`` and a ``{solution-end}``
+markdown cell are rewritten:
+
+* code cells keep every statement except function bodies: each function keeps its signature
+  and docstring and raises ``NotImplementedError`` (so the check cell after it reports
+  "not implemented yet" until the student writes the body); a code cell with no function
+  becomes a comment asking for the student's code;
+* markdown inside the solution (worked answers) is replaced by one "Your answer" cell;
+* the solution-start / solution-end markers themselves are dropped.
+
+Everything else is copied unchanged, and every output is cleared. The tool never writes
+into ``chapters/``.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAPTERS = ROOT / "chapters"
+_START = re.compile(r"^\s*(```+|:::+)\{solution-start\}")
+_END = re.compile(r"^\s*(```+|:::+)\{solution-end\}")
+STUB_MESSAGE = "Exercise: write this function"
+EXPERIMENT_STUB = "# Your code for this exercise goes here.\n"
+ANSWER_STUB = "**Your answer:** _write it here._"
+
+
+def stub_code(source: str) -> str:
+    """Replace the body of every top-level function in ``source`` by a NotImplementedError stub."""
+    tree = ast.parse(source)
+    functions = [node for node in tree.body if isinstance(node, ast.FunctionDef)]
+    if not functions:
+        return EXPERIMENT_STUB
+    lines = source.splitlines()
+    out, cursor = [], 0
+    for fn in functions:
+        body = fn.body
+        has_doc = isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None),
+                                                                ast.Constant) \
+            and isinstance(body[0].value.value, str)
+        keep_until = body[0].end_lineno if has_doc else body[0].lineno - 1
+        indent = re.match(r"\s*", lines[body[0].lineno - 1]).group(0) or "    "
+        out += lines[cursor:keep_until]
+        out.append(f'{indent}raise NotImplementedError("{STUB_MESSAGE}")')
+        cursor = fn.end_lineno
+    out += lines[cursor:]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def student_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A copy of ``nb`` with solutions stubbed and outputs cleared."""
+    cells, inside, region = [], False, []
+    for cell in nb.cells:
+        text = cell.source
+        if cell.cell_type == "markdown" and _START.match(text):
+            if inside:
+                raise ValueError("a {solution-start} opens before the previous one is closed")
+            inside, region = True, []
+            continue
+        if cell.cell_type == "markdown" and _END.match(text):
+            if not inside:
+                raise ValueError("a {solution-end} has no matching {solution-start}")
+            cells += _stub_region(region)
+            inside = False
+            continue
+        if inside:
+            region.append(cell)
+        else:
+            cells.append(_cleared(cell))
+    if inside:
+        raise ValueError("a {solution-start} has no matching {solution-end}")
+    out = nbformat.from_dict(dict(nb))
+    out.cells = cells
+    return out
+
+
+def _stub_region(region: list) -> list:
+    code = [c for c in region if c.cell_type == "code"]
+    if not code:
+        return [nbformat.v4.new_markdown_cell(ANSWER_STUB)]
+    stubbed = []
+    for cell in code:
+        new = _cleared(cell)
+        new.source = stub_code(cell.source)
+        stubbed.append(new)
+    return stubbed
+
+
+def _cleared(cell) -> nbformat.NotebookNode:
+    new = nbformat.from_dict(dict(cell))
+    if new.cell_type == "code":
+        new.outputs = []
+        new.execution_count = None
+    return new
+
+
+def write_student_edition(out: Path, force: bool = False, chapters: Path = CHAPTERS) -> list:
+    """Write every ``chapters/*.ipynb`` as a student notebook under ``out``; returns the paths."""
+    out = Path(out).resolve()
+    if out == chapters.resolve() or chapters.resolve() in out.parents:
+        raise ValueError(f"refusing to write into {chapters}: choose a folder outside chapters/")
+    if out.exists() and any(out.iterdir()) and not force:
+        raise ValueError(f"{out} is not empty; pass --force to overwrite its notebooks")
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in sorted(chapters.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        target = out / path.name
+        nbformat.write(student_notebook(nb), target)
+        written.append(target)
+    return written
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", required=True, help="folder for the student notebooks")
+    parser.add_argument("--force", action="store_true", help="write into a non-empty folder")
+    args = parser.parse_args(argv)
+    try:
+        written = write_student_edition(Path(args.out), args.force)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""A small training loop for sequence-to-sequence models, with a progress bar and a history."""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from .specials import PAD
+
+QUIET_ENV = "ATTENTION_BOOK_QUIET"
+
+
+def progress_enabled() -> bool:
+    """Progress bars are on, unless the environment variable ATTENTION_BOOK_QUIET=1 is set.
+
+    The test suite and the site build set it, so stored notebook outputs hold no bars."""
+    return os.environ.get(QUIET_ENV, "0") != "1"
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 1000
+    lr: float = 3e-3
+    clip: float = 1.0  # maximum gradient norm
+    log_every: int = 25
+
+
+@dataclass
+class History:
+    """Training loss (mean over each window of ``log_every`` steps) and wall-clock time."""
+
+    steps: list = field(default_factory=list)
+    loss: list = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def sequence_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy over non-padding positions. logits (B, T, V), target (B, T)."""
+    if logits.shape[:2] != target.shape:
+        raise ValueError(f"logits {tuple(logits.shape)} and target {tuple(target.shape)} "
+                         "disagree on (batch, length)")
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
+                           ignore_index=PAD)
+
+
+def fit(model: torch.nn.Module, batches, config: TrainConfig, desc: str = "training") -> History:
+    """Train ``model`` for ``config.steps`` batches drawn from the iterator ``batches``.
+
+    The model is called as ``model(src, src_lengths, tgt_in)`` and returns logits (B, T, V)
+    or a tuple whose first element is the logits. Adam, gradient clipping, and a learning
+    rate that decays linearly to 10 % over the run.
+    """
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: 1.0 - 0.9 * step / max(1, config.steps))
+    history, window = History(), []
+    model.train()
+    start = time.perf_counter()
+    bar = tqdm(range(1, config.steps + 1), desc=desc, disable=not progress_enabled())
+    for step in bar:
+        batch = next(batches)
+        out = model(batch.src, batch.src_lengths, batch.tgt_in)
+        logits = out[0] if isinstance(out, tuple) else out
+        loss = sequence_loss(logits, batch.tgt_out)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+        optimizer.step()
+        schedule.step()
+        window.append(loss.item())
+        if step % config.log_every == 0 or step == config.steps:
+            history.steps.append(step)
+            history.loss.append(sum(window) / len(window))
+            bar.set_postfix(loss=f"{history.loss[-1]:.3f}")
+            window = []
+    history.seconds = time.perf_counter() - start
+    model.eval()
+    return history
