@@ -81,3 +81,11 @@ def test_greedy_decoding_matches_argmax_of_teacher_forcing_on_its_own_output():
     assert tokens.shape == (3, 5)
     tgt_in = torch.cat([torch.ones(3, 1, dtype=torch.long), tokens[:, :-1]], dim=1)
     assert torch.equal(model(src, lengths, tgt_in).argmax(-1), tokens)
+
+
+def test_decoder_input_errors():
+    decoder = ContextDecoder(15, 6, 7, 5)
+    with pytest.raises(ValueError, match="token ids"):
+        decoder(torch.randn(2, 3), torch.randn(2, 5))
+    with pytest.raises(ValueError, match=r"context must have shape \(2, 5\)"):
+        decoder(torch.ones(2, 3, dtype=torch.long), torch.randn(2, 4))

@@ -4,7 +4,10 @@ from __future__ import annotations
 import os
 import random
 
-BOOK_THREADS = 1  # chapter 1 measured 1 vs 2 threads; results also depend on this number
+# Chapter 1's training, measured on the book's 2-core machine: 2 threads were only 1.19x
+# (hidden 64) and 1.22x (hidden 128) faster than 1, and two busy threads slow to a crawl when
+# another process holds a core. One thread it is; results also depend on this number.
+BOOK_THREADS = 1
 _STYLE = {
     "figure.figsize": (6.4, 3.6), "figure.dpi": 100, "savefig.dpi": 100,
     "axes.grid": True, "grid.alpha": 0.3, "axes.spines.top": False, "axes.spines.right": False,

@@ -84,6 +84,12 @@ class ContextDecoder(nn.Module):
 
     def forward(self, tgt_in: torch.Tensor, context: torch.Tensor, state: torch.Tensor | None = None):
         """tgt_in (B, T), context (B, C) -> logits (B, T, V), final state (1, B, H)."""
+        if tgt_in.dim() != 2 or tgt_in.is_floating_point():
+            raise ValueError(f"tgt_in must be a (batch, length) tensor of token ids, "
+                             f"got shape {tuple(tgt_in.shape)} and dtype {tgt_in.dtype}")
+        if context.shape != (tgt_in.shape[0], self.init_state.in_features):
+            raise ValueError(f"context must have shape ({tgt_in.shape[0]}, "
+                             f"{self.init_state.in_features}), got {tuple(context.shape)}")
         embedded = self.embedding(tgt_in)  # (B, T, E)
         ctx = context.unsqueeze(1).expand(-1, tgt_in.shape[1], -1)  # (B, T, C)
         if state is None:
