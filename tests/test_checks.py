@@ -72,3 +72,75 @@ def test_result_reads_as_one_sentence():
     assert repr(good) == "✓ fine." and repr(bad) == "✗ wrong shape"
     assert "\n" not in check_token_accuracy(stub).message
     assert not check_token_accuracy("not a function")
+
+
+# ---- masked_softmax -----------------------------------------------------------------
+from utils.checks import check_dot_product_attention, check_masked_softmax  # noqa: E402
+
+
+def masked_softmax(scores, valid):
+    scores = scores.masked_fill(~valid, float("-inf"))
+    row_max = scores.amax(-1, keepdim=True).clamp(min=-1e30)
+    exp = torch.exp(scores - row_max)
+    total = exp.sum(-1, keepdim=True)
+    return exp / total.clamp(min=1e-30)
+
+
+def test_masked_softmax_accepts_solutions():
+    assert check_masked_softmax(masked_softmax)
+    # filling with a large negative number and zeroing afterwards is also right
+    assert check_masked_softmax(lambda s, v: torch.softmax(s.masked_fill(~v, -1e9), -1) * v)
+
+
+def test_masked_softmax_rejects_stub_and_wrong_answers():
+    cases = {
+        stub: "not implemented yet",
+        (lambda s, v: torch.softmax(s, -1)): "must get exactly zero",
+        (lambda s, v: torch.softmax(s * v, -1)): "must get exactly zero",
+        (lambda s, v: torch.exp(s.masked_fill(~v, float("-inf")))
+         / torch.exp(s.masked_fill(~v, float("-inf"))).sum(-1, keepdim=True)): "subtract each row",
+        (lambda s, v: torch.softmax(s.masked_fill(~v, float("-inf")), -1)): "gave NaN",
+        (lambda s, v: torch.softmax(s, -1) * v): "sum to",  # masked after, not renormalised
+        (lambda s, v: torch.softmax(s, -1)[..., :2]): "weights must have the shape",
+    }
+    for fn, message in cases.items():
+        result = check_masked_softmax(fn)
+        assert not result, message
+        assert message in result.message, (message, result.message)
+
+
+# ---- dot-product attention ----------------------------------------------------------
+def dot_attention(query, keys, values):
+    weights = torch.softmax(query @ keys.transpose(1, 2), dim=-1)
+    return weights @ values, weights
+
+
+def test_dot_product_attention_accepts_solution():
+    assert check_dot_product_attention(dot_attention)
+
+
+def test_dot_product_attention_rejects_stub_and_wrong_answers():
+    def raw(q, k, v):
+        s = q @ k.transpose(1, 2)
+        return s @ v, s
+
+    def wrong_axis(q, k, v):
+        w = torch.softmax(q @ k.transpose(1, 2), dim=1)
+        return w @ v, w
+
+    def scaled(q, k, v):
+        w = torch.softmax(q @ k.transpose(1, 2) / q.shape[-1] ** 0.5, dim=-1)
+        return w @ v, w
+
+    def bad_context(q, k, v):
+        w = torch.softmax(q @ k.transpose(1, 2), dim=-1)
+        return w @ v + 1, w
+
+    cases = {stub: "not implemented yet", raw: "raw scores", wrong_axis: "over the queries",
+             scaled: "scaled by 1/sqrt(d)", bad_context: "context is not",
+             (lambda q, k, v: dot_attention(q, k, v)[0]): "must return a tuple",
+             (lambda q, k, v: dot_attention(q, k, v)[::-1]): "returned shape"}
+    for fn, message in cases.items():
+        result = check_dot_product_attention(fn)
+        assert not result, message
+        assert message in result.message, (message, result.message)

@@ -135,3 +135,80 @@ def check_token_accuracy(fn) -> str:
         raise _Failed(f"{name} returned {value:.4f} for pred={pred.tolist()}, "
                       f"target={target.tolist()}; expected {expected:.4f}")
     return f"{name} counts exactly the non-padding target positions."
+
+
+@_run
+def check_masked_softmax(fn) -> str:
+    """Check ``fn(scores (..., S), valid bool (..., S)) -> weights``: zero weight where invalid,
+    rows summing to one, stable for huge scores, all zeros for a row with no valid key."""
+    from .attention import lengths_to_valid, masked_softmax
+
+    name = getattr(fn, "__name__", "your function")
+    gen = torch.Generator().manual_seed(0)
+    big = torch.tensor([[1000.0, 1001.0, 1002.0, 999.0]])
+    cases = [
+        ("padded rows", torch.randn(3, 5, generator=gen), lengths_to_valid(torch.tensor([5, 3, 1]), 5)),
+        ("huge scores", big, torch.ones(1, 4, dtype=torch.bool)),
+        ("queries sharing one mask", torch.randn(2, 3, 4, generator=gen),
+         lengths_to_valid(torch.tensor([4, 2]), 4).unsqueeze(1)),
+        ("a fully masked row", torch.randn(2, 4, generator=gen),
+         torch.tensor([[True, True, False, False], [False] * 4])),
+    ]
+    for label, scores, valid in cases:
+        got = _call(fn, name, scores.clone(), valid.clone())
+        if got is None:
+            raise _Failed(f"{name} returned None; did you forget `return`?")
+        if not torch.is_tensor(got) or tuple(got.shape) != tuple(scores.shape):
+            shape = tuple(got.shape) if torch.is_tensor(got) else type(got).__name__
+            raise _Failed(f"{name} returned {shape} for scores of shape {tuple(scores.shape)}; "
+                          "weights must have the shape of the scores")
+        full = valid.expand_as(scores)
+        if not torch.isfinite(got).all():
+            if label == "huge scores":
+                raise _Failed("NaN or inf for scores near 1000: subtract each row's maximum "
+                              "before exponentiating")
+            if label == "a fully masked row":
+                raise _Failed("a row with no valid key gave NaN; return all zeros for it")
+            raise _Failed(f"{name} returned NaN or inf on {label}")
+        if (~full).any() and got[~full].abs().max().item() > 0:
+            raise _Failed(f"masked positions got weight {got[~full].abs().max().item():.3g}; "
+                          "they must get exactly zero")
+        has_valid = full.any(-1)
+        sums = got.sum(-1)
+        if not torch.allclose(sums[has_valid], torch.ones_like(sums[has_valid]), atol=1e-5):
+            raise _Failed(f"on {label} the weights of a row sum to {sums[has_valid].flatten()[0]:.3f}, "
+                          "not 1: normalise over the last axis, the keys")
+        if not torch.allclose(got, masked_softmax(scores, valid), atol=1e-6):
+            raise _Failed(f"wrong weights on {label}: expected a softmax over the valid keys")
+    return f"{name} gives padding zero weight, is stable, and handles fully masked rows."
+
+
+@_run
+def check_dot_product_attention(fn) -> str:
+    """Check ``fn(query (B, L, D), keys (B, S, D), values (B, S, K)) -> (context, weights)``
+    with weights = softmax(query · keysᵀ) over the keys and context = weights · values."""
+    name = getattr(fn, "__name__", "your function")
+    gen = torch.Generator().manual_seed(1)
+    for B, L, S, D, K in [(2, 3, 5, 4, 6), (1, 1, 4, 2, 3), (3, 4, 2, 5, 1)]:
+        q, k, v = (torch.randn(B, L, D, generator=gen), torch.randn(B, S, D, generator=gen),
+                   torch.randn(B, S, K, generator=gen))
+        out = _call(fn, name, q.clone(), k.clone(), v.clone())
+        if not isinstance(out, tuple) or len(out) != 2:
+            raise _Failed(f"{name} must return a tuple (context, weights), got {type(out).__name__}")
+        weights = _tensor(out[1], f"{name}'s weights", (B, L, S))
+        context = _tensor(out[0], f"{name}'s context", (B, L, K))
+        scores = q @ k.transpose(1, 2)  # (B, L, S)
+        expected = torch.softmax(scores, -1)
+        if not torch.allclose(weights, expected, atol=1e-5):
+            if torch.allclose(weights, scores, atol=1e-5):
+                raise _Failed("the weights are the raw scores: apply a softmax over the keys")
+            if L > 1 and torch.allclose(weights, torch.softmax(scores, 1), atol=1e-5):
+                raise _Failed("the softmax runs over the queries; it must run over the keys "
+                              "(the last axis)")
+            if torch.allclose(weights, torch.softmax(scores / D ** 0.5, -1), atol=1e-5):
+                raise _Failed("you scaled by 1/sqrt(d): this exercise asks for the plain dot "
+                              "product (scaling comes in chapter 6)")
+            raise _Failed("wrong weights: expected softmax(query @ keysᵀ) over the keys")
+        if not torch.allclose(context, expected @ v, atol=1e-5):
+            raise _Failed("the weights are right but the context is not: it is weights @ values")
+    return f"{name} computes dot-product scores, softmax weights and the context."
