@@ -144,3 +144,57 @@ def test_dot_product_attention_rejects_stub_and_wrong_answers():
         result = check_dot_product_attention(fn)
         assert not result, message
         assert message in result.message, (message, result.message)
+
+
+# ---- additive scores ------------------------------------------------------------------
+from utils.checks import check_additive_scores, check_alignment_hits  # noqa: E402
+
+
+def additive(query, keys, W_query, W_key, v):
+    return torch.tanh(keys @ W_key.T + (query @ W_query.T).unsqueeze(1)) @ v
+
+
+def test_additive_scores():
+    assert check_additive_scores(additive)
+    cases = {
+        stub: "not implemented yet",
+        (lambda q, k, Wq, Wk, v: (k @ Wk.T + (q @ Wq.T).unsqueeze(1)) @ v): "tanh is missing",
+        (lambda q, k, Wq, Wk, v: torch.tanh((k @ Wk.T + (q @ Wq.T).unsqueeze(1)) @ v)):
+            "tanh is applied after v",
+        (lambda q, k, Wq, Wk, v: torch.softmax(additive(q, k, Wq, Wk, v), -1)): "softmax weights",
+        (lambda q, k, Wq, Wk, v: torch.tanh(k @ Wk.T + q @ Wq.T) @ v): "raised RuntimeError",
+        (lambda q, k, Wq, Wk, v: torch.tanh(k @ Wk.T) @ v): "wrong scores",
+    }
+    for fn, message in cases.items():
+        result = check_additive_scores(fn)
+        assert not result, message
+        assert message in result.message, (message, result.message)
+
+
+# ---- alignment hits -------------------------------------------------------------------
+def hits_solution(weights, alignment):
+    gold = {}
+    for i, j in alignment:
+        gold.setdefault(j, set()).add(i)
+    return sum(int(weights[j].argmax()) in s for j, s in gold.items()), len(gold)
+
+
+def test_alignment_hits_checker():
+    assert check_alignment_hits(hits_solution)
+
+    def all_rows(weights, alignment):
+        return hits_solution(weights, alignment)[0], weights.shape[0]
+
+    def swapped(weights, alignment):
+        return hits_solution(weights, [(j, i) for i, j in alignment])
+
+    def wrong_axis(weights, alignment):
+        return hits_solution(weights.T, [(j, i) for i, j in alignment])
+
+    cases = {stub: "not implemented yet", all_rows: "total counts every target row",
+             swapped: "raised IndexError", wrong_axis: "total is 4 but 3",
+             (lambda w, a: None): "returned None", (lambda w, a: 3): "must return a tuple"}
+    for fn, message in cases.items():
+        result = check_alignment_hits(fn)
+        assert not result, message
+        assert message in result.message, (message, result.message)

@@ -212,3 +212,62 @@ def check_dot_product_attention(fn) -> str:
         if not torch.allclose(context, expected @ v, atol=1e-5):
             raise _Failed("the weights are right but the context is not: it is weights @ values")
     return f"{name} computes dot-product scores, softmax weights and the context."
+
+
+@_run
+def check_additive_scores(fn) -> str:
+    """Check ``fn(query (B, Dq), keys (B, S, Dk), W_query (A, Dq), W_key (A, Dk), v (A,))
+    -> scores (B, S)`` with score_i = vᵀ tanh(W_key h_i + W_query s)."""
+    name = getattr(fn, "__name__", "your function")
+    gen = torch.Generator().manual_seed(2)
+    for B, S, Dq, Dk, A in [(2, 5, 3, 4, 6), (1, 1, 2, 2, 3), (3, 4, 5, 2, 4)]:
+        args = [torch.randn(*shape, generator=gen) for shape in
+                [(B, Dq), (B, S, Dk), (A, Dq), (A, Dk), (A,)]]
+        query, keys, W_query, W_key, v = args
+        got = _tensor(_call(fn, name, *[a.clone() for a in args]), name, (B, S))
+        projected = keys @ W_key.T + (query @ W_query.T).unsqueeze(1)  # (B, S, A)
+        expected = torch.tanh(projected) @ v  # (B, S)
+        if torch.allclose(got, expected, atol=1e-5):
+            continue
+        if torch.allclose(got, projected @ v, atol=1e-5):
+            raise _Failed("the tanh is missing: score = vᵀ tanh(W_key h + W_query s)")
+        if torch.allclose(got, torch.tanh(projected @ v), atol=1e-5):
+            raise _Failed("tanh is applied after v; it belongs inside: vᵀ tanh(…)")
+        if S > 1 and torch.allclose(got, torch.softmax(expected, -1), atol=1e-5):
+            raise _Failed("you returned softmax weights; return the raw scores")
+        raise _Failed(f"wrong scores for B={B}, S={S}: expected vᵀ tanh(W_key h_i + W_query s)")
+    return f"{name} computes Bahdanau's additive scores."
+
+
+@_run
+def check_alignment_hits(fn) -> str:
+    """Check ``fn(weights (T, S), alignment) -> (hits, total)``: of the target words with gold
+    links, how many have their largest weight on a gold source word."""
+    from .metrics import alignment_hits
+
+    name = getattr(fn, "__name__", "your function")
+    cases = [
+        (torch.tensor([[0.9, 0.1, 0.0, 0.0], [0.1, 0.2, 0.7, 0.0], [0.0, 0.0, 0.6, 0.4]]),
+         ((0, 0), (1, 1), (2, 1), (3, 2))),  # the seed example; "fußball" looks at "playing"
+        (torch.tensor([[0.2, 0.8], [0.6, 0.4], [0.5, 0.5]]), ((1, 0), (0, 1))),  # row 2: a comma
+        (torch.tensor([[0.1, 0.7, 0.2], [0.3, 0.3, 0.4]]), ((2, 0), (2, 1))),
+    ]
+    for weights, alignment in cases:
+        got = _call(fn, name, weights.clone(), alignment)
+        if got is None:
+            raise _Failed(f"{name} returned None; did you forget `return`?")
+        if not isinstance(got, tuple) or len(got) != 2:
+            raise _Failed(f"{name} must return a tuple (hits, total), got {got!r}")
+        hits, total = (int(x) for x in got)
+        expected = alignment_hits(weights, alignment)
+        if (hits, total) == expected:
+            continue
+        if total == weights.shape[0] and total != expected[1]:
+            raise _Failed("total counts every target row; count only target words that have "
+                          "a gold link (a comma may have none)")
+        if total != expected[1]:
+            raise _Failed(f"total is {total} but {expected[1]} target words have gold links")
+        raise _Failed(f"{hits} hits but expected {expected[0]} for weights {weights.tolist()} and "
+                      f"alignment {alignment}: take the argmax of row j over the source axis and "
+                      "test it against the gold sources of j (pairs are (source, target))")
+    return f"{name} scores argmax attention against the gold alignment."

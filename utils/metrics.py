@@ -140,3 +140,29 @@ def format_table(rows: list, columns: dict) -> str:
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(c.rjust(w) for c, w in zip(cell, widths)) for cell in cells]
     return "\n".join(lines)
+
+
+def alignment_hits(weights: torch.Tensor, alignment) -> tuple:
+    """(hits, total) for one sentence: of the target words that have gold source words, how many
+    put their largest attention weight on one of them. weights: (T, S), row j = target word j."""
+    if weights.dim() != 2:
+        raise ValueError(f"weights must be (target length, source length), got {tuple(weights.shape)}")
+    gold = {}
+    for i, j in alignment:
+        gold.setdefault(j, set()).add(i)
+    hits = sum(int(weights[j].argmax()) in sources for j, sources in gold.items())
+    return hits, len(gold)
+
+
+@torch.no_grad()
+def attention_alignment_accuracy(model, pairs: list, src_vocab: Vocab, tgt_vocab: Vocab,
+                                 batch_size: int = 200) -> float:
+    """Share of target words whose argmax attention (teacher-forced) hits a gold source word.
+    The model's forward must return (logits, weights (B, T, S))."""
+    hits = total = 0
+    for batch in iterate_batches(pairs, batch_size, src_vocab, tgt_vocab):
+        _, weights = model(batch.src, batch.src_lengths, batch.tgt_in)
+        for row, pair in zip(weights, batch.pairs):
+            h, t = alignment_hits(row[:len(pair.tgt), :len(pair.src)], pair.alignment)
+            hits, total = hits + h, total + t
+    return hits / total
