@@ -198,3 +198,54 @@ def test_alignment_hits_checker():
         result = check_alignment_hits(fn)
         assert not result, message
         assert message in result.message, (message, result.message)
+
+
+# ---- Luong: general score, local-p ---------------------------------------------------
+from utils.checks import check_general_scores, check_local_p_weights  # noqa: E402
+
+
+def test_general_scores_checker():
+    assert check_general_scores(lambda s, k, W: s @ W @ k.transpose(1, 2))
+    assert check_general_scores(lambda s, k, W: torch.einsum("bth,hg,bsg->bts", s, W, k))
+    cases = {
+        stub: "not implemented yet",
+        (lambda s, k, W: s @ W.T @ k.transpose(1, 2)): "W is transposed",
+        (lambda s, k, W: s @ k.transpose(1, 2)): "W is not used",
+        (lambda s, k, W: torch.softmax(s @ W @ k.transpose(1, 2), -1)): "softmax weights",
+        (lambda s, k, W: (s @ W @ k.transpose(1, 2)).transpose(1, 2)): "returned shape",
+    }
+    for fn, message in cases.items():
+        result = check_general_scores(fn)
+        assert not result, message
+        assert message in result.message, (message, result.message)
+
+
+def local_p(scores, centre, D):
+    positions = torch.arange(scores.shape[-1]).view(1, 1, -1)
+    distance = positions - centre.unsqueeze(-1)
+    inside = distance.abs() <= D
+    weights = torch.softmax(scores.masked_fill(~inside, float("-inf")), dim=-1)
+    return weights * torch.exp(-distance ** 2 / (2 * (D / 2) ** 2))
+
+
+def test_local_p_checker():
+    assert check_local_p_weights(local_p)
+
+    def no_window(scores, centre, D):
+        distance = torch.arange(scores.shape[-1]).view(1, 1, -1) - centre.unsqueeze(-1)
+        return torch.softmax(scores, -1) * torch.exp(-distance ** 2 / (2 * (D / 2) ** 2))
+
+    def no_gauss(scores, centre, D):
+        distance = torch.arange(scores.shape[-1]).view(1, 1, -1) - centre.unsqueeze(-1)
+        return torch.softmax(scores.masked_fill(distance.abs() > D, float("-inf")), -1)
+
+    def sigma_d(scores, centre, D):
+        distance = torch.arange(scores.shape[-1]).view(1, 1, -1) - centre.unsqueeze(-1)
+        return no_gauss(scores, centre, D) * torch.exp(-distance ** 2 / (2 * D ** 2))
+
+    cases = {stub: "not implemented yet", no_window: "farther than D", no_gauss: "Gaussian factor",
+             sigma_d: "σ should be D / 2", (lambda s, c, D: s): "farther than D"}
+    for fn, message in cases.items():
+        result = check_local_p_weights(fn)
+        assert not result, message
+        assert message in result.message, (message, result.message)

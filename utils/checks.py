@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from .metrics import token_accuracy
+from .models.luong import local_weights
 from .models.rnn import last_valid_state
 from .specials import PAD
 
@@ -271,3 +272,56 @@ def check_alignment_hits(fn) -> str:
                       f"alignment {alignment}: take the argmax of row j over the source axis and "
                       "test it against the gold sources of j (pairs are (source, target))")
     return f"{name} scores argmax attention against the gold alignment."
+
+
+@_run
+def check_general_scores(fn) -> str:
+    """Check ``fn(states (B, T, H), keys (B, S, H), W (H, H)) -> (B, T, S)``:
+    Luong's general score s_tᵀ W h_i."""
+    name = getattr(fn, "__name__", "your function")
+    gen = torch.Generator().manual_seed(3)
+    for B, T, S, H in [(2, 3, 5, 4), (1, 1, 2, 3), (3, 4, 6, 2)]:
+        states, keys = torch.randn(B, T, H, generator=gen), torch.randn(B, S, H, generator=gen)
+        W = torch.randn(H, H, generator=gen)
+        got = _tensor(_call(fn, name, states.clone(), keys.clone(), W.clone()), name, (B, T, S))
+        expected = states @ W @ keys.transpose(1, 2)
+        if torch.allclose(got, expected, atol=1e-5):
+            continue
+        if torch.allclose(got, states @ W.T @ keys.transpose(1, 2), atol=1e-5):
+            raise _Failed("W is transposed: the score is s_tᵀ W h_i, i.e. states @ W @ keysᵀ")
+        if torch.allclose(got, states @ keys.transpose(1, 2), atol=1e-5):
+            raise _Failed("W is not used: that is the dot score; general puts W between s and h")
+        if S > 1 and torch.allclose(got, torch.softmax(expected, -1), atol=1e-5):
+            raise _Failed("you returned softmax weights; return the raw scores")
+        raise _Failed(f"wrong scores for B={B}, T={T}, S={S}: expected states @ W @ keysᵀ")
+    return f"{name} computes Luong's general scores."
+
+
+@_run
+def check_local_p_weights(fn) -> str:
+    """Check ``fn(scores (B, T, S), centre (B, T), window D) -> (B, T, S)``: local-p weights."""
+    name = getattr(fn, "__name__", "your function")
+    gen = torch.Generator().manual_seed(4)
+    cases = [(torch.randn(2, 3, 12, generator=gen), torch.tensor([[2.0, 5.5, 9.0], [0.0, 11.0, 6.3]]), 2),
+             (torch.randn(1, 2, 6, generator=gen), torch.tensor([[2.5, 4.0]]), 1),
+             (torch.randn(1, 1, 20, generator=gen), torch.tensor([[10.2]]), 4)]
+    for scores, centre, D in cases:
+        shape = tuple(scores.shape)
+        got = _tensor(_call(fn, name, scores.clone(), centre.clone(), D), name, shape)
+        everywhere = torch.ones_like(scores, dtype=torch.bool)
+        expected = local_weights(scores, everywhere, centre.unsqueeze(-1), D, gaussian=True)
+        if torch.allclose(got, expected, atol=1e-5):
+            continue
+        distance = torch.arange(shape[-1]).view(1, 1, -1) - centre.unsqueeze(-1)
+        if (got[distance.abs() > D].abs() > 1e-6).any():
+            raise _Failed(f"positions farther than D = {D} from p_t got weight; the window is "
+                          "[p_t - D, p_t + D]")
+        gauss = torch.exp(-distance ** 2 / (2 * (D / 2) ** 2))
+        window_softmax = expected / gauss
+        if torch.allclose(got, window_softmax, atol=1e-5):
+            raise _Failed("the Gaussian factor exp(-(i - p_t)² / 2σ²) is missing")
+        if torch.allclose(got, window_softmax * torch.exp(-distance ** 2 / (2 * D ** 2)), atol=1e-5):
+            raise _Failed("σ should be D / 2, not D")
+        raise _Failed(f"wrong weights for D = {D}: softmax over the window, then times the "
+                      "Gaussian centred at p_t")
+    return f"{name} computes local-p weights: window softmax times a Gaussian."

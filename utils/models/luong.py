@@ -50,6 +50,19 @@ class LuongConfig:
             raise ValueError(f"hidden_size must be even (two encoder directions), got {self.hidden_size}")
 
 
+def local_weights(scores, valid, centre, window: int, gaussian: bool):
+    """Local attention weights. scores (B, T, S), valid (B, 1 or T, S), centre p_t (B, T, 1).
+
+    Softmax over the valid positions with |i - p_t| <= window (local-m); with ``gaussian``
+    also times exp(-(i - p_t)² / 2σ²), σ = window / 2 (local-p, not renormalised)."""
+    positions = torch.arange(scores.shape[-1], device=scores.device, dtype=scores.dtype)
+    distance = positions.view(1, 1, -1) - centre  # (B, T, S)
+    weights = masked_softmax(scores, valid & (distance.abs() <= window))
+    if gaussian:
+        weights = weights * torch.exp(-distance ** 2 / (2 * (window / 2) ** 2))
+    return weights
+
+
 class LuongAttention(nn.Module):
     """Scores, window and weights for a block of decoder states at once."""
 
@@ -81,11 +94,9 @@ class LuongAttention(nn.Module):
         """states (B, T, H) for output steps ``steps`` (T,) -> context (B, T, H), weights (B, T, S)."""
         scores = self.scores(states, keys)  # (B, T, S)
         mask = valid.unsqueeze(1)  # (B, 1, S)
-        positions = torch.arange(keys.shape[1], device=keys.device).view(1, 1, -1)  # (1, 1, S)
         if self.config.attention == "global":
             weights = masked_softmax(scores, mask)
         else:
-            D = self.config.window
             if self.config.attention == "local-m":
                 # p_t = t, kept inside the sentence (German outputs are often longer)
                 last = (lengths - 1).view(-1, 1, 1).float()  # (B, 1, 1)
@@ -93,11 +104,8 @@ class LuongAttention(nn.Module):
             else:
                 gate = torch.sigmoid(self.v_p(torch.tanh(self.W_p(states))))  # (B, T, 1)
                 centre = gate * lengths.view(-1, 1, 1).float()  # p_t in [0, S]
-            window = (positions - centre).abs() <= D  # (B, T, S)
-            weights = masked_softmax(scores, mask & window)
-            if self.config.attention == "local-p":
-                sigma = D / 2
-                weights = weights * torch.exp(-(positions - centre) ** 2 / (2 * sigma ** 2))
+            weights = local_weights(scores, mask, centre, self.config.window,
+                                    gaussian=self.config.attention == "local-p")
         return attention_pool(weights, keys), weights
 
 
