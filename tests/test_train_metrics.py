@@ -8,7 +8,7 @@ import torch
 matplotlib.use("Agg")
 
 from utils.data.minigerman import Pair  # noqa: E402
-from utils.data.vocab import BOS, EOS, PAD, Vocab, endless_batches  # noqa: E402
+from utils.data.vocab import EOS, PAD, Vocab, endless_batches  # noqa: E402
 from utils.metrics import (accuracy_by_source_position, accuracy_by_target_position,  # noqa: E402
                            cut_after_eos, evaluate, evaluate_by_bucket, format_table,
                            token_accuracy)

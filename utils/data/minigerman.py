@@ -136,14 +136,15 @@ def _ops(tree: Clause, rng: random.Random) -> list:
             tenses = ["perf"] + ["prog"] * c.verb.progressive + ["can", "want"] * c.verb.modal
             if c.time is not None:
                 tenses = [t for t in tenses if t in c.time.tenses]
-            if tenses:
-                ops.append((1.5, lambda c=c, t=rng.choice(tenses): _set(c, "tense", t)))
+            if tenses:  # the choice is drawn now, while collecting (part of the seeded stream)
+                choice = rng.choice(tenses)
+                ops.append((1.5, lambda c=c, t=choice: _set(c, "tense", t)))
         # English would hang a place or time after "the book that he reads" on the relative
         # clause; keep such sentences unambiguous by not combining the two.
         obj_rel = c.obj is not None and c.obj.rel is not None
         if clausal and c.time is None and c.comp is None and not obj_rel:
-            times = [t for t in TIMES if c.tense in t.tenses]
-            ops.append((1.0, lambda c=c, t=rng.choice(times): _add_time(c, t, rng)))
+            choice = rng.choice([t for t in TIMES if c.tense in t.tenses])
+            ops.append((1.0, lambda c=c, t=choice: _add_time(c, t, rng)))
         if clausal and c.place is None and c.verb is not None and c.comp is None and not obj_rel:
             ops.append((1.0, lambda c=c: _set(c, "place", _place(rng))))
         if clausal and c.adv is None and c.comp is None and c.depth < 2:

@@ -1,0 +1,15 @@
+"""Checkers for the implement-exercises.
+
+Each ``check_*`` function calls the reader's function on several cases (edge cases included),
+compares with the book's tested implementation, and returns a ``CheckResult``: true or false,
+shown in the notebook as one sentence that says what is right or wrong. Checks test the shape
+first, then the values, and name the likely mistake when they can.
+"""
+from .attention import (check_additive_scores, check_alignment_hits, check_dot_product_attention,
+                        check_general_scores, check_local_p_weights, check_masked_softmax)
+from .core import CheckResult
+from .recurrent import check_last_valid_state, check_token_accuracy
+
+__all__ = ["CheckResult", "check_additive_scores", "check_alignment_hits",
+           "check_dot_product_attention", "check_general_scores", "check_last_valid_state",
+           "check_local_p_weights", "check_masked_softmax", "check_token_accuracy"]

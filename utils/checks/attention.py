@@ -1,0 +1,183 @@
+"""Checkers for the attention exercises (chapters 2-4)."""
+from __future__ import annotations
+
+import torch
+
+from ..attention import lengths_to_valid, masked_softmax
+from ..metrics import alignment_hits
+from ..models.luong import local_weights
+from .core import _call, _diagnose, _Failed, _run, _tensor
+
+
+@_run
+def check_masked_softmax(fn) -> str:
+    """Check ``fn(scores (..., S), valid bool (..., S)) -> weights``: zero weight where invalid,
+    rows summing to one, stable for huge scores, all zeros for a row with no valid key."""
+    name = getattr(fn, "__name__", "your function")
+    gen = torch.Generator().manual_seed(0)
+    big = torch.tensor([[1000.0, 1001.0, 1002.0, 999.0]])
+    cases = [
+        ("padded rows", torch.randn(3, 5, generator=gen), lengths_to_valid(torch.tensor([5, 3, 1]), 5)),
+        ("huge scores", big, torch.ones(1, 4, dtype=torch.bool)),
+        ("queries sharing one mask", torch.randn(2, 3, 4, generator=gen),
+         lengths_to_valid(torch.tensor([4, 2]), 4).unsqueeze(1)),
+        ("a fully masked row", torch.randn(2, 4, generator=gen),
+         torch.tensor([[True, True, False, False], [False] * 4])),
+    ]
+    for label, scores, valid in cases:
+        got = _call(fn, name, scores.clone(), valid.clone())
+        if got is None:
+            raise _Failed(f"{name} returned None; did you forget `return`?")
+        if not torch.is_tensor(got) or tuple(got.shape) != tuple(scores.shape):
+            shape = tuple(got.shape) if torch.is_tensor(got) else type(got).__name__
+            raise _Failed(f"{name} returned {shape} for scores of shape {tuple(scores.shape)}; "
+                          "weights must have the shape of the scores")
+        full = valid.expand_as(scores)
+        if not torch.isfinite(got).all():
+            if label == "huge scores":
+                raise _Failed("NaN or inf for scores near 1000: subtract each row's maximum "
+                              "before exponentiating")
+            if label == "a fully masked row":
+                raise _Failed("a row with no valid key gave NaN; return all zeros for it")
+            raise _Failed(f"{name} returned NaN or inf on {label}")
+        if (~full).any() and got[~full].abs().max().item() > 0:
+            raise _Failed(f"masked positions got weight {got[~full].abs().max().item():.3g}; "
+                          "they must get exactly zero")
+        has_valid = full.any(-1)
+        sums = got.sum(-1)
+        if not torch.allclose(sums[has_valid], torch.ones_like(sums[has_valid]), atol=1e-5):
+            raise _Failed(f"on {label} the weights of a row sum to {sums[has_valid].flatten()[0]:.3f}, "
+                          "not 1: normalise over the last axis, the keys")
+        if not torch.allclose(got, masked_softmax(scores, valid), atol=1e-6):
+            raise _Failed(f"wrong weights on {label}: expected a softmax over the valid keys")
+    return f"{name} gives padding zero weight, is stable, and handles fully masked rows."
+
+
+@_run
+def check_dot_product_attention(fn) -> str:
+    """Check ``fn(query (B, L, D), keys (B, S, D), values (B, S, K)) -> (context, weights)``
+    with weights = softmax(query · keysᵀ) over the keys and context = weights · values."""
+    name = getattr(fn, "__name__", "your function")
+    gen = torch.Generator().manual_seed(1)
+    for B, L, S, D, K in [(2, 3, 5, 4, 6), (1, 1, 4, 2, 3), (3, 4, 2, 5, 1)]:
+        q, k, v = (torch.randn(B, L, D, generator=gen), torch.randn(B, S, D, generator=gen),
+                   torch.randn(B, S, K, generator=gen))
+        out = _call(fn, name, q.clone(), k.clone(), v.clone())
+        if not isinstance(out, tuple) or len(out) != 2:
+            raise _Failed(f"{name} must return a tuple (context, weights), got {type(out).__name__}")
+        weights = _tensor(out[1], f"{name}'s weights", (B, L, S))
+        context = _tensor(out[0], f"{name}'s context", (B, L, K))
+        scores = q @ k.transpose(1, 2)  # (B, L, S)
+        expected = torch.softmax(scores, -1)
+        _diagnose(weights, expected, [
+            (scores, "the weights are the raw scores: apply a softmax over the keys"),
+            (torch.softmax(scores, 1), "the softmax runs over the queries; it must run over the "
+                                       "keys (the last axis)"),
+            (torch.softmax(scores / D ** 0.5, -1), "you scaled by 1/sqrt(d): this exercise asks "
+                                                   "for the plain dot product (scaling comes in "
+                                                   "chapter 6)"),
+        ], "wrong weights: expected softmax(query @ keysᵀ) over the keys")
+        _diagnose(context, expected @ v, [], "the weights are right but the context is not: it "
+                                             "is weights @ values")
+    return f"{name} computes dot-product scores, softmax weights and the context."
+
+
+@_run
+def check_additive_scores(fn) -> str:
+    """Check ``fn(query (B, Dq), keys (B, S, Dk), W_query (A, Dq), W_key (A, Dk), v (A,))
+    -> scores (B, S)`` with score_i = vᵀ tanh(W_key h_i + W_query s)."""
+    name = getattr(fn, "__name__", "your function")
+    gen = torch.Generator().manual_seed(2)
+    for B, S, Dq, Dk, A in [(2, 5, 3, 4, 6), (1, 1, 2, 2, 3), (3, 4, 5, 2, 4)]:
+        args = [torch.randn(*shape, generator=gen) for shape in
+                [(B, Dq), (B, S, Dk), (A, Dq), (A, Dk), (A,)]]
+        query, keys, W_query, W_key, v = args
+        got = _tensor(_call(fn, name, *[a.clone() for a in args]), name, (B, S))
+        projected = keys @ W_key.T + (query @ W_query.T).unsqueeze(1)  # (B, S, A)
+        expected = torch.tanh(projected) @ v  # (B, S)
+        _diagnose(got, expected, [
+            (projected @ v, "the tanh is missing: score = vᵀ tanh(W_key h + W_query s)"),
+            (torch.tanh(projected @ v), "tanh is applied after v; it belongs inside: vᵀ tanh(…)"),
+            (torch.softmax(expected, -1), "you returned softmax weights; return the raw scores"),
+        ], f"wrong scores for B={B}, S={S}: expected vᵀ tanh(W_key h_i + W_query s)")
+    return f"{name} computes Bahdanau's additive scores."
+
+
+@_run
+def check_alignment_hits(fn) -> str:
+    """Check ``fn(weights (T, S), alignment) -> (hits, total)``: of the target words with gold
+    links, how many have their largest weight on a gold source word."""
+    name = getattr(fn, "__name__", "your function")
+    cases = [
+        (torch.tensor([[0.9, 0.1, 0.0, 0.0], [0.1, 0.2, 0.7, 0.0], [0.0, 0.0, 0.6, 0.4]]),
+         ((0, 0), (1, 1), (2, 1), (3, 2))),  # the seed example; "fußball" looks at "playing"
+        (torch.tensor([[0.2, 0.8], [0.6, 0.4], [0.5, 0.5]]), ((1, 0), (0, 1))),  # row 2: a comma
+        (torch.tensor([[0.1, 0.7, 0.2], [0.3, 0.3, 0.4]]), ((2, 0), (2, 1))),
+    ]
+    for weights, alignment in cases:
+        got = _call(fn, name, weights.clone(), alignment)
+        if got is None:
+            raise _Failed(f"{name} returned None; did you forget `return`?")
+        if not isinstance(got, tuple) or len(got) != 2:
+            raise _Failed(f"{name} must return a tuple (hits, total), got {got!r}")
+        hits, total = (int(x) for x in got)
+        expected = alignment_hits(weights, alignment)
+        if (hits, total) == expected:
+            continue
+        if total == weights.shape[0] and total != expected[1]:
+            raise _Failed("total counts every target row; count only target words that have "
+                          "a gold link (a comma may have none)")
+        if total != expected[1]:
+            raise _Failed(f"total is {total} but {expected[1]} target words have gold links")
+        raise _Failed(f"{hits} hits but expected {expected[0]} for weights {weights.tolist()} and "
+                      f"alignment {alignment}: take the argmax of row j over the source axis and "
+                      "test it against the gold sources of j (pairs are (source, target))")
+    return f"{name} scores argmax attention against the gold alignment."
+
+
+@_run
+def check_general_scores(fn) -> str:
+    """Check ``fn(states (B, T, H), keys (B, S, H), W (H, H)) -> (B, T, S)``:
+    Luong's general score s_tᵀ W h_i."""
+    name = getattr(fn, "__name__", "your function")
+    gen = torch.Generator().manual_seed(3)
+    for B, T, S, H in [(2, 3, 5, 4), (1, 1, 2, 3), (3, 4, 6, 2)]:
+        states, keys = torch.randn(B, T, H, generator=gen), torch.randn(B, S, H, generator=gen)
+        W = torch.randn(H, H, generator=gen)
+        got = _tensor(_call(fn, name, states.clone(), keys.clone(), W.clone()), name, (B, T, S))
+        expected = states @ W @ keys.transpose(1, 2)
+        _diagnose(got, expected, [
+            (states @ W.T @ keys.transpose(1, 2),
+             "W is transposed: the score is s_tᵀ W h_i, i.e. states @ W @ keysᵀ"),
+            (states @ keys.transpose(1, 2),
+             "W is not used: that is the dot score; general puts W between s and h"),
+            (torch.softmax(expected, -1), "you returned softmax weights; return the raw scores"),
+        ], f"wrong scores for B={B}, T={T}, S={S}: expected states @ W @ keysᵀ")
+    return f"{name} computes Luong's general scores."
+
+
+@_run
+def check_local_p_weights(fn) -> str:
+    """Check ``fn(scores (B, T, S), centre (B, T), window D) -> (B, T, S)``: local-p weights."""
+    name = getattr(fn, "__name__", "your function")
+    gen = torch.Generator().manual_seed(4)
+    cases = [(torch.randn(2, 3, 12, generator=gen), torch.tensor([[2.0, 5.5, 9.0], [0.0, 11.0, 6.3]]), 2),
+             (torch.randn(1, 2, 6, generator=gen), torch.tensor([[2.5, 4.0]]), 1),
+             (torch.randn(1, 1, 20, generator=gen), torch.tensor([[10.2]]), 4)]
+    for scores, centre, D in cases:
+        shape = tuple(scores.shape)
+        got = _tensor(_call(fn, name, scores.clone(), centre.clone(), D), name, shape)
+        everywhere = torch.ones_like(scores, dtype=torch.bool)
+        expected = local_weights(scores, everywhere, centre.unsqueeze(-1), D, gaussian=True)
+        distance = torch.arange(shape[-1]).view(1, 1, -1) - centre.unsqueeze(-1)
+        if not torch.allclose(got, expected, atol=1e-5) and \
+                (got[distance.abs() > D].abs() > 1e-6).any():
+            raise _Failed(f"positions farther than D = {D} from p_t got weight; the window is "
+                          "[p_t - D, p_t + D]")
+        window_softmax = expected / torch.exp(-distance ** 2 / (2 * (D / 2) ** 2))
+        _diagnose(got, expected, [
+            (window_softmax, "the Gaussian factor exp(-(i - p_t)² / 2σ²) is missing"),
+            (window_softmax * torch.exp(-distance ** 2 / (2 * D ** 2)), "σ should be D / 2, not D"),
+        ], f"wrong weights for D = {D}: softmax over the window, then times the Gaussian "
+           "centred at p_t")
+    return f"{name} computes local-p weights: window softmax times a Gaussian."

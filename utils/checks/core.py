@@ -1,0 +1,69 @@
+"""What every checker shares: the result a student reads, and safe calls into student code."""
+from __future__ import annotations
+
+import torch
+
+
+class CheckResult:
+    """Outcome of a check; truthy when passed. Its repr is the message a student reads."""
+
+    def __init__(self, passed: bool, message: str):
+        self.passed = passed
+        self.message = message
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __repr__(self) -> str:
+        return ("✓ " if self.passed else "✗ ") + self.message
+
+
+class _Failed(Exception):
+    """Internal: carries the one-sentence reason a check failed."""
+
+
+def _call(fn, name: str, *args):
+    if fn is None or not callable(fn):
+        raise _Failed(f"expected a function for {name}, got {type(fn).__name__}")
+    try:
+        return fn(*args)
+    except NotImplementedError:
+        raise _Failed(f"{name} is not implemented yet: replace `raise NotImplementedError` "
+                      "with your code") from None
+    except Exception as err:  # the student's code failed: report it in one line
+        raise _Failed(f"{name} raised {type(err).__name__}: {err}") from None
+
+
+def _tensor(value, name: str, shape: tuple) -> torch.Tensor:
+    if value is None:
+        raise _Failed(f"{name} returned None; did you forget `return`?")
+    if not torch.is_tensor(value):
+        raise _Failed(f"{name} returned a {type(value).__name__}, expected a tensor of shape {shape}")
+    if tuple(value.shape) != shape:
+        raise _Failed(f"{name} returned shape {tuple(value.shape)} but expected {shape}")
+    if value.is_floating_point() and not torch.isfinite(value).all():
+        raise _Failed(f"{name} returned NaN or infinite values")
+    return value
+
+
+def _diagnose(got: torch.Tensor, expected: torch.Tensor, mistakes: list, otherwise: str) -> None:
+    """Pass when ``got`` matches ``expected``; else fail with the message of the first known
+    mistake ``(wrong_value, message)`` that ``got`` matches, or with ``otherwise``."""
+    if torch.allclose(got, expected, atol=1e-5):
+        return
+    for wrong, message in mistakes:
+        if wrong.shape == got.shape and torch.allclose(got, wrong, atol=1e-5):
+            raise _Failed(message)
+    raise _Failed(otherwise)
+
+
+def _run(check):
+    def wrapper(fn) -> CheckResult:
+        try:
+            message = check(fn)
+        except _Failed as failure:
+            return CheckResult(False, str(failure))
+        return CheckResult(True, message)
+    wrapper.__name__ = check.__name__
+    wrapper.__doc__ = check.__doc__
+    return wrapper
