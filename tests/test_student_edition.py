@@ -106,4 +106,9 @@ def test_real_chapters(tmp_path, root):
         assert len(student.cells) < len(original.cells)
         text = "\n".join(c.source for c in student.cells)
         assert "solution-start" not in text and "NotImplementedError" in text
+        for cell in student.cells:  # every stub tells the student its contract
+            if cell.cell_type == "code" and "NotImplementedError" in cell.source:
+                for fn in ast.parse(cell.source).body:
+                    if isinstance(fn, ast.FunctionDef):
+                        assert ast.get_docstring(fn), (chapter_path.name, fn.name)
     assert main(["--out", str(tmp_path / "edition"), "--force"]) == 0
