@@ -6,6 +6,7 @@ from sacrebleu.metrics import BLEU
 
 from .data.vocab import Vocab, iterate_batches
 from .specials import EOS, PAD
+from .train import teacher_forced_logits
 
 
 def token_accuracy(pred: torch.Tensor, target: torch.Tensor) -> float:
@@ -32,6 +33,14 @@ def _fit_length(tokens: torch.Tensor, length: int) -> torch.Tensor:
     return torch.cat([tokens, pad], dim=1)
 
 
+def greedy_predictions(model, batch, extra_steps: int = 0) -> tuple:
+    """Greedy output cut after the first <eos> and padded/cut to the reference length:
+    (predictions (B, T) aligned with batch.tgt_out, raw tokens (B, T + extra_steps))."""
+    out = model.greedy(batch.src, batch.src_lengths, batch.tgt_out.shape[1] + extra_steps)
+    tokens = out[0] if isinstance(out, tuple) else out
+    return _fit_length(cut_after_eos(tokens), batch.tgt_out.shape[1]), tokens
+
+
 @torch.no_grad()
 def evaluate(model, pairs: list, src_vocab: Vocab, tgt_vocab: Vocab,
              batch_size: int = 200, extra_steps: int = 5) -> dict:
@@ -47,12 +56,9 @@ def evaluate(model, pairs: list, src_vocab: Vocab, tgt_vocab: Vocab,
     hyps, refs = [], []
     for batch in iterate_batches(pairs, batch_size, src_vocab, tgt_vocab):
         mask = batch.tgt_out != PAD  # (B, T)
-        out = model(batch.src, batch.src_lengths, batch.tgt_in)
-        logits = out[0] if isinstance(out, tuple) else out
+        logits = teacher_forced_logits(model, batch)  # (B, T, V)
         counts["tf"] += ((logits.argmax(-1) == batch.tgt_out) & mask).sum().item()
-        out = model.greedy(batch.src, batch.src_lengths, batch.tgt_out.shape[1] + extra_steps)
-        tokens = out[0] if isinstance(out, tuple) else out
-        pred = _fit_length(cut_after_eos(tokens), batch.tgt_out.shape[1])  # (B, T)
+        pred, tokens = greedy_predictions(model, batch, extra_steps)  # (B, T)
         correct = (pred == batch.tgt_out) & mask
         counts["greedy"] += correct.sum().item()
         counts["tokens"] += mask.sum().item()
@@ -88,9 +94,7 @@ def accuracy_by_source_position(model, pairs: list, src_vocab: Vocab, tgt_vocab:
     """
     hits, totals = [0] * n_bins, [0] * n_bins
     for batch in iterate_batches(pairs, batch_size, src_vocab, tgt_vocab):
-        out = model(batch.src, batch.src_lengths, batch.tgt_in)
-        logits = out[0] if isinstance(out, tuple) else out
-        correct = (logits.argmax(-1) == batch.tgt_out).tolist()
+        correct = (teacher_forced_logits(model, batch).argmax(-1) == batch.tgt_out).tolist()
         for row, pair in zip(correct, batch.pairs):
             sources = {}
             for i, j in pair.alignment:
@@ -114,12 +118,8 @@ def accuracy_by_target_position(model, pairs: list, src_vocab: Vocab, tgt_vocab:
     hits = {"tf": [0] * n_bins, "greedy": [0] * n_bins}
     totals = [0] * n_bins
     for batch in iterate_batches(pairs, batch_size, src_vocab, tgt_vocab):
-        out = model(batch.src, batch.src_lengths, batch.tgt_in)
-        logits = out[0] if isinstance(out, tuple) else out
-        tf = (logits.argmax(-1) == batch.tgt_out).tolist()
-        out = model.greedy(batch.src, batch.src_lengths, batch.tgt_out.shape[1])
-        tokens = out[0] if isinstance(out, tuple) else out
-        greedy = (_fit_length(cut_after_eos(tokens), batch.tgt_out.shape[1]) == batch.tgt_out).tolist()
+        tf = (teacher_forced_logits(model, batch).argmax(-1) == batch.tgt_out).tolist()
+        greedy = (greedy_predictions(model, batch)[0] == batch.tgt_out).tolist()
         for row_tf, row_greedy, pair in zip(tf, greedy, batch.pairs):
             n = len(pair.tgt) + 1
             for j in range(n):

@@ -47,6 +47,13 @@ def sequence_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
                            ignore_index=PAD)
 
 
+def teacher_forced_logits(model, batch) -> torch.Tensor:
+    """Logits (B, T, V) of ``model(src, src_lengths, tgt_in)``; attention models return
+    (logits, weights) and only the logits are kept."""
+    out = model(batch.src, batch.src_lengths, batch.tgt_in)
+    return out[0] if isinstance(out, tuple) else out
+
+
 def fit(model: torch.nn.Module, batches, config: TrainConfig, desc: str = "training") -> History:
     """Train ``model`` for ``config.steps`` batches drawn from the iterator ``batches``.
 
@@ -63,9 +70,7 @@ def fit(model: torch.nn.Module, batches, config: TrainConfig, desc: str = "train
     bar = tqdm(range(1, config.steps + 1), desc=desc, disable=not progress_enabled())
     for step in bar:
         batch = next(batches)
-        out = model(batch.src, batch.src_lengths, batch.tgt_in)
-        logits = out[0] if isinstance(out, tuple) else out
-        loss = sequence_loss(logits, batch.tgt_out)
+        loss = sequence_loss(teacher_forced_logits(model, batch), batch.tgt_out)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
