@@ -1,4 +1,6 @@
 """Masks, masked softmax, attention pooling and the additive score."""
+import math
+
 import pytest
 import torch
 
@@ -93,3 +95,18 @@ def test_additive_attention_gradcheck_and_errors():
     assert torch.autograd.gradcheck(lambda q, k: attn(q, attn.project_keys(k), k)[0], (query, keys))
     with pytest.raises(ValueError, match="query must be"):
         attn(torch.randn(3, 2, dtype=torch.double), attn.project_keys(keys), keys)
+
+
+def test_attention_entropy():
+    from utils.attention import attention_entropy
+
+    uniform = torch.full((2, 8), 1 / 8)
+    assert torch.allclose(attention_entropy(uniform), torch.full((2,), math.log(8)))
+    one_hot = torch.tensor([[0.0, 1.0, 0.0]])
+    assert torch.equal(attention_entropy(one_hot), torch.zeros(1))
+    masked = masked_softmax(torch.randn(3, 5), lengths_to_valid(torch.tensor([5, 2, 1]), 5))
+    entropy = attention_entropy(masked)
+    assert torch.isfinite(entropy).all() and entropy[2] == 0
+    reference = -(masked[1, :2] * masked[1, :2].log()).sum()  # naive, on the valid part only
+    assert torch.allclose(entropy[1], reference)
+    assert attention_entropy(torch.rand(2, 3, 4).softmax(-1)).shape == (2, 3)

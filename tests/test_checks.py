@@ -249,3 +249,98 @@ def test_local_p_checker():
         result = check_local_p_weights(fn)
         assert not result, message
         assert message in result.message, (message, result.message)
+
+
+# ---- chapter 5: gumbel_max and leave_one_out_baseline ----------------------------------
+def test_gumbel_max_checker():
+    from utils.checks import check_gumbel_max
+
+    assert check_gumbel_max(lambda logits, u: (logits - torch.log(-torch.log(u))).argmax(-1))
+    assert check_gumbel_max(lambda logits, u: torch.argmax(logits + -(-u.log()).log(), dim=-1))
+    cases = {
+        stub: "not implemented yet",
+        (lambda lg, u: (lg + torch.log(-torch.log(u))).argmax(-1)): "wrong sign",
+        (lambda lg, u: lg.argmax(-1)): "noise is missing",
+        (lambda lg, u: u.argmax(-1)): "logits are missing",
+        (lambda lg, u: (lg - torch.log(u)).argmax(-1)): "exponential noise",
+        (lambda lg, u: (lg - torch.log(-torch.log(u))).argmax(0)): "returned shape",
+        (lambda lg, u: torch.softmax(lg - torch.log(-torch.log(u)), -1)): "returned shape",
+        (lambda lg, u: (lg - torch.log(-torch.log(u))).max(-1).values): "integer tensor",
+        (lambda lg, u: (lg - torch.log(-torch.log(u))).argmin(-1)): "wrong indices",
+    }
+    for fn, message in cases.items():
+        result = check_gumbel_max(fn)
+        assert not result, message
+        assert message in result.message, (message, result.message)
+
+
+def test_leave_one_out_checker():
+    from utils.checks import check_leave_one_out_baseline
+
+    def loo(r):
+        K = r.shape[1]
+        return (r.sum(1, keepdim=True) - r) / (K - 1)
+
+    assert check_leave_one_out_baseline(loo)
+    assert check_leave_one_out_baseline(
+        lambda r: torch.stack([torch.cat([r[:, :k], r[:, k + 1:]], 1).mean(1)
+                               for k in range(r.shape[1])], 1))
+    cases = {
+        stub: "not implemented yet",
+        (lambda r: r.mean(1, keepdim=True).expand_as(r)): "its own included",
+        (lambda r: (r.sum(1, keepdim=True) - r) / r.shape[1]): "not by K",
+        (lambda r: r.mean(0, keepdim=True).expand_as(r)): "averaged over the batch axis",
+        (lambda r: r - loo(r)): "returned the advantage",
+        (lambda r: loo(r).mean(1)): "returned shape",
+        (lambda r: loo(r) + 1): "wrong baselines",
+    }
+    for fn, message in cases.items():
+        result = check_leave_one_out_baseline(fn)
+        assert not result, message
+        assert message in result.message, (message, result.message)
+
+
+# ---- chapter 6: softmax_jacobian and attention_entropy ---------------------------------
+def test_softmax_jacobian_checker():
+    from utils.checks import check_softmax_jacobian
+
+    def jacobian(a):
+        return torch.diag_embed(a) - a.unsqueeze(-1) * a.unsqueeze(-2)
+
+    assert check_softmax_jacobian(jacobian)
+    assert check_softmax_jacobian(lambda a: a.unsqueeze(-1) * (torch.eye(a.shape[-1]) - a.unsqueeze(-2)))
+    cases = {
+        stub: "not implemented yet",
+        (lambda a: torch.diag_embed(a)): "only the diagonal α_i is there",
+        (lambda a: -a.unsqueeze(-1) * a.unsqueeze(-2)): "diagonal term α_i δ_ij is missing",
+        (lambda a: -jacobian(a)): "sign is flipped",
+        (lambda a: torch.diag_embed(a * (1 - a))): "only the diagonal α_i(1 − α_i)",
+        (lambda a: torch.diag_embed(a) - a.unsqueeze(-2)): "subtracted α_j alone",
+        (lambda a: jacobian(a)[..., 0]): "returned shape",
+        (lambda a: jacobian(a) + 0.01): "wrong Jacobian",
+    }
+    for fn, message in cases.items():
+        result = check_softmax_jacobian(fn)
+        assert not result, message
+        assert message in result.message, (message, result.message)
+
+
+def test_attention_entropy_checker():
+    from utils.checks import check_attention_entropy
+
+    assert check_attention_entropy(lambda a: -(a * torch.log(a.clamp_min(1e-30))).sum(-1))
+    assert check_attention_entropy(lambda a: -torch.special.xlogy(a, a).sum(-1))
+    cases = {
+        stub: "not implemented yet",
+        (lambda a: -(a * a.log()).sum(-1)): "NaN on rows with masked",
+        (lambda a: (a * a.clamp_min(1e-30).log()).sum(-1)): "sign is flipped",
+        (lambda a: -(a * a.clamp_min(1e-30).log2()).sum(-1)): "in bits",
+        (lambda a: -(a * a.clamp_min(1e-30).log()).mean(-1)): "averaged over the keys",
+        (lambda a: -(a * a.clamp_min(1e-30).log()).sum(0)): "returned shape",
+        (lambda a: -(a * a.clamp_min(1e-30).log())): "returned shape",
+        (lambda a: -(a * (a + 0.1).log()).sum(-1)): "wrong entropy",
+    }
+    for fn, message in cases.items():
+        result = check_attention_entropy(fn)
+        assert not result, message
+        assert message in result.message, (message, result.message)

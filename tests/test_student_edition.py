@@ -45,6 +45,7 @@ def notebook():
         new_markdown_cell("```{exercise} Do it\n:label: ex-a\n```"),
         new_markdown_cell("```{solution-start} ex-a\n:class: dropdown\n```"),
         new_code_cell(SOLUTION, execution_count=2),
+        new_code_cell("assert last_state(1) == 2", metadata={"tags": ["remove-cell"]}),
         new_markdown_cell("Because reasons."),
         new_markdown_cell("```{solution-end}\n```"),
         new_code_cell("check(last_state)", execution_count=3),
@@ -64,6 +65,8 @@ def test_student_notebook():
     assert "Because reasons." not in sources and "The answer is 42." not in sources
     assert ANSWER_STUB in sources
     assert "check(last_state)" in sources
+    assert not any("assert last_state" in s for s in sources)  # the book's own assertion
+    assert sum(c.cell_type == "code" for c in student.cells) == 3
     stubbed = next(c for c in student.cells if "def last_state" in c.source)
     assert "NotImplementedError" in stubbed.source
     for cell in student.cells:
@@ -73,11 +76,11 @@ def test_student_notebook():
 
 def test_unclosed_solution_is_an_error():
     nb = notebook()
-    del nb.cells[6]
+    del nb.cells[7]
     with pytest.raises(ValueError, match="before the previous one is closed"):
         student_notebook(nb)
     nb = notebook()
-    del nb.cells[11]
+    del nb.cells[12]
     with pytest.raises(ValueError, match="has no matching"):
         student_notebook(nb)
     nb = notebook()

@@ -59,6 +59,16 @@ def masked_softmax(scores: torch.Tensor, valid: torch.Tensor | None = None) -> t
     return exp / torch.where(total > 0, total, torch.ones_like(total))
 
 
+def attention_entropy(weights: torch.Tensor) -> torch.Tensor:
+    """Entropy in nats of each row of attention weights: (..., S) -> (...).
+
+    0 · log 0 counts as 0, so masked (exactly zero) weights are allowed. A uniform row over n
+    positions has entropy log n; a one-hot row has entropy 0.
+    """
+    logs = torch.log(torch.where(weights > 0, weights, torch.ones_like(weights)))
+    return -(weights * logs).sum(dim=-1)
+
+
 def attention_pool(weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     """Weighted average of values: (B, L, S) weights and (B, S, K) values -> (B, L, K)."""
     if weights.dim() != 3 or values.dim() != 3:

@@ -10,6 +10,8 @@ markdown cell are rewritten:
   "not implemented yet" until the student writes the body); a code cell with no function
   becomes a comment asking for the student's code;
 * markdown inside the solution (worked answers) is replaced by one "Your answer" cell;
+* hidden cells inside the solution (tag ``remove-cell``: the book's assertions about the
+  solution's results) are dropped;
 * the solution-start / solution-end markers themselves are dropped.
 
 Everything else is copied unchanged, and every output is cleared. The tool never writes
@@ -84,7 +86,8 @@ def student_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 def _stub_region(region: list) -> list:
-    code = [c for c in region if c.cell_type == "code"]
+    code = [c for c in region if c.cell_type == "code"
+            and "remove-cell" not in c.get("metadata", {}).get("tags", [])]
     if not code:
         return [nbformat.v4.new_markdown_cell(ANSWER_STUB)]
     stubbed = []

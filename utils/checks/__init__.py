@@ -9,7 +9,11 @@ from .attention import (check_additive_scores, check_alignment_hits, check_dot_p
                         check_general_scores, check_local_p_weights, check_masked_softmax)
 from .core import CheckResult
 from .recurrent import check_last_valid_state, check_token_accuracy
+from .sampling import check_gumbel_max, check_leave_one_out_baseline
+from .scaling import check_attention_entropy, check_softmax_jacobian
 
-__all__ = ["CheckResult", "check_additive_scores", "check_alignment_hits",
-           "check_dot_product_attention", "check_general_scores", "check_last_valid_state",
-           "check_local_p_weights", "check_masked_softmax", "check_token_accuracy"]
+__all__ = ["CheckResult", "check_additive_scores", "check_alignment_hits", "check_attention_entropy",
+           "check_dot_product_attention", "check_general_scores", "check_gumbel_max",
+           "check_last_valid_state", "check_leave_one_out_baseline",
+           "check_local_p_weights", "check_masked_softmax", "check_softmax_jacobian",
+           "check_token_accuracy"]

@@ -1,0 +1,67 @@
+"""Checkers for the hard-attention exercises (chapter 5)."""
+from __future__ import annotations
+
+import torch
+
+from ..models.glimpse import gumbel_max, leave_one_out_baseline
+from .core import _call, _diagnose, _Failed, _run, _tensor
+
+
+@_run
+def check_gumbel_max(fn) -> str:
+    """Check ``fn(logits (..., P), uniform (..., P)) -> (...,)`` long indices: the argmax of
+    logits + g with Gumbel noise g = -log(-log u)."""
+    name = getattr(fn, "__name__", "your function")
+    gen = torch.Generator().manual_seed(5)
+    for shape in [(64, 6), (8, 3, 5), (1, 2)]:
+        logits = 2 * torch.randn(shape, generator=gen)
+        uniform = torch.rand(shape, generator=gen).clamp(1e-6, 1 - 1e-6)
+        got = _call(fn, name, logits.clone(), uniform.clone())
+        got = _tensor(got, name, shape[:-1])
+        if got.is_floating_point() or got.dtype == torch.bool:
+            raise _Failed(f"{name} returned {got.dtype} values; return the chosen indices "
+                          "(an integer tensor, e.g. from .argmax(-1))")
+        expected = gumbel_max(logits, uniform)
+        mistakes = [
+            ((logits + torch.log(-torch.log(uniform))).argmax(-1),
+             "the noise has the wrong sign: g = -log(-log u)"),
+            (logits.argmax(-1), "the noise is missing: this always picks the largest logit, "
+                                "which is not a sample"),
+            (uniform.argmax(-1), "the logits are missing: add them to the noise"),
+            ((logits - torch.log(uniform)).argmax(-1),
+             "that is -log u (exponential noise); Gumbel noise is -log(-log u)"),
+        ]
+        if not torch.equal(got.long(), expected):
+            for wrong, message in mistakes:
+                if torch.equal(got.long(), wrong) and not torch.equal(wrong, expected):
+                    raise _Failed(message)
+            raise _Failed(f"wrong indices for logits of shape {shape}: expected "
+                          "argmax(logits - log(-log u)) over the last axis")
+    return f"{name} draws samples with the Gumbel-max trick."
+
+
+@_run
+def check_leave_one_out_baseline(fn) -> str:
+    """Check ``fn(rewards (B, K)) -> (B, K)``: sample k's baseline is the mean of the other
+    K - 1 rewards of the same example."""
+    name = getattr(fn, "__name__", "your function")
+    cases = [torch.tensor([[1.0, 2.0, 3.0, 6.0], [0.0, 0.0, 4.0, -4.0]]),
+             torch.tensor([[-2.0, 5.0]]),
+             torch.randn(3, 5, generator=torch.Generator().manual_seed(6))]
+    for rewards in cases:
+        B, K = rewards.shape
+        got = _tensor(_call(fn, name, rewards.clone()), name, (B, K))
+        total = rewards.sum(-1, keepdim=True)
+        _diagnose(got, leave_one_out_baseline(rewards), [
+            (total.expand(B, K) / K, "every sample got the mean of all K rewards, its own "
+                                     "included; leave the sample's own reward out"),
+            ((total - rewards) / K, "divide by K - 1, the number of other samples, not by K"),
+            (rewards.sum(0, keepdim=True).expand(B, K) / B,
+             "you averaged over the batch axis; average over the K samples of one example"),
+            ((rewards.sum(0, keepdim=True) - rewards) / max(B - 1, 1),
+             "you left one out along the batch axis; the K samples are along the last axis"),
+            (rewards - (total - rewards) / (K - 1),
+             "you returned the advantage (reward minus baseline); return the baseline"),
+        ], f"wrong baselines for rewards {rewards.tolist()}: expected the mean of the other "
+           f"{K - 1} rewards of each row")
+    return f"{name} computes leave-one-out baselines."
