@@ -1,23 +1,13 @@
-"""Attention building blocks: masks, a numerically stable masked softmax, attention pooling,
-and the additive (Bahdanau) score.
+"""Masks and the functions every attention variant shares: a numerically stable masked
+softmax, attention entropy and attention pooling.
 
-Mask conventions — PyTorch uses two opposite boolean meanings, and so do we, each in the
-place PyTorch does:
-
-* ``valid`` / ``attn_mask`` (as in ``F.scaled_dot_product_attention``): True = may attend;
-* ``key_padding_mask`` (as in ``nn.MultiheadAttention`` and ``Batch.src_key_padding_mask``):
-  True = padding, ignore.
-
-``padding_to_valid`` converts the second into the first. A row whose keys are *all* masked gets
-all-zero weights (its context is the zero vector) instead of the NaNs a plain softmax of
-``-inf`` scores gives.
-
-Shape letters: B batch, L queries, S keys, D key/query width, K value width, A attention width.
+Mask conventions: ``valid`` masks here are True where a query may attend (as ``attn_mask`` in
+``F.scaled_dot_product_attention``); ``padding_to_valid`` converts a ``key_padding_mask``
+(True = padding, as in ``nn.MultiheadAttention``) into one.
 """
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 
 def lengths_to_valid(lengths: torch.Tensor, max_len: int | None = None) -> torch.Tensor:
@@ -33,6 +23,13 @@ def padding_to_valid(key_padding_mask: torch.Tensor) -> torch.Tensor:
     if key_padding_mask.dtype != torch.bool:
         raise ValueError(f"key_padding_mask must be bool, got {key_padding_mask.dtype}")
     return ~key_padding_mask
+
+
+def causal_mask(L: int, S: int | None = None, device=None) -> torch.Tensor:
+    """(L, S) bool mask, True where query i may attend to key j: j <= i (the lower triangle,
+    aligned at the top left, as ``F.scaled_dot_product_attention(is_causal=True)``)."""
+    S = L if S is None else S
+    return torch.ones(L, S, dtype=torch.bool, device=device).tril()
 
 
 def masked_softmax(scores: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
@@ -78,34 +75,3 @@ def attention_pool(weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"weights {tuple(weights.shape)} and values {tuple(values.shape)} "
                          "disagree on batch size or number of keys")
     return torch.bmm(weights, values)
-
-
-class AdditiveAttention(nn.Module):
-    """Bahdanau et al.'s score  e_i = vᵀ tanh(W₁ h_i + W₂ s)  for one query s per sequence.
-
-    The keys' projection W₁ h_i does not depend on the query, so ``project_keys`` computes it
-    once per batch and the decoder reuses it at every step.
-    """
-
-    def __init__(self, query_dim: int, key_dim: int, attn_dim: int):
-        super().__init__()
-        self.W_key = nn.Linear(key_dim, attn_dim)  # W₁ (its bias is the only bias)
-        self.W_query = nn.Linear(query_dim, attn_dim, bias=False)  # W₂
-        self.v = nn.Linear(attn_dim, 1, bias=False)  # v
-
-    def project_keys(self, keys: torch.Tensor) -> torch.Tensor:
-        """(B, S, key_dim) -> (B, S, attn_dim)."""
-        return self.W_key(keys)
-
-    def forward(self, query: torch.Tensor, projected_keys: torch.Tensor, values: torch.Tensor,
-                valid: torch.Tensor | None = None) -> tuple:
-        """query (B, query_dim), projected keys (B, S, A), values (B, S, K), valid (B, S)
-        -> context (B, K), weights (B, S)."""
-        if query.dim() != 2 or query.shape[0] != projected_keys.shape[0]:
-            raise ValueError(f"query must be (batch, query_dim) with batch "
-                             f"{projected_keys.shape[0]}, got {tuple(query.shape)}")
-        energy = torch.tanh(projected_keys + self.W_query(query).unsqueeze(1))  # (B, S, A)
-        scores = self.v(energy).squeeze(-1)  # (B, S)
-        weights = masked_softmax(scores, valid)  # (B, S)
-        context = attention_pool(weights.unsqueeze(1), values).squeeze(1)  # (B, K)
-        return context, weights

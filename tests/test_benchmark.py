@@ -1,0 +1,15 @@
+"""The benchmark command runs (it reports timings; tests never assert on them)."""
+from utils.benchmark import interleaved_seconds, multihead_speed
+
+
+def test_interleaved_seconds_reports_every_function():
+    calls = []
+    seconds = interleaved_seconds({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
+                                  rounds=3, warmup=1)
+    assert set(seconds) == {"a", "b"} and calls == ["a", "b"] * 4
+    assert all(s >= 0 for s in seconds.values())
+
+
+def test_multihead_speed_runs_on_small_sizes():
+    result = multihead_speed(B=2, L=8, E=16, H=2, rounds=2)
+    assert set(result) == {"book", "torch", "ratio"} and result["ratio"] > 0

@@ -1,0 +1,38 @@
+"""The additive (Bahdanau) score, chapter 3."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .masks import attention_pool, masked_softmax
+
+
+class AdditiveAttention(nn.Module):
+    """Bahdanau et al.'s score  e_i = vᵀ tanh(W₁ h_i + W₂ s)  for one query s per sequence.
+
+    The keys' projection W₁ h_i does not depend on the query, so ``project_keys`` computes it
+    once per batch and the decoder reuses it at every step.
+    """
+
+    def __init__(self, query_dim: int, key_dim: int, attn_dim: int):
+        super().__init__()
+        self.W_key = nn.Linear(key_dim, attn_dim)  # W₁ (its bias is the only bias)
+        self.W_query = nn.Linear(query_dim, attn_dim, bias=False)  # W₂
+        self.v = nn.Linear(attn_dim, 1, bias=False)  # v
+
+    def project_keys(self, keys: torch.Tensor) -> torch.Tensor:
+        """(B, S, key_dim) -> (B, S, attn_dim)."""
+        return self.W_key(keys)
+
+    def forward(self, query: torch.Tensor, projected_keys: torch.Tensor, values: torch.Tensor,
+                valid: torch.Tensor | None = None) -> tuple:
+        """query (B, query_dim), projected keys (B, S, A), values (B, S, K), valid (B, S)
+        -> context (B, K), weights (B, S)."""
+        if query.dim() != 2 or query.shape[0] != projected_keys.shape[0]:
+            raise ValueError(f"query must be (batch, query_dim) with batch "
+                             f"{projected_keys.shape[0]}, got {tuple(query.shape)}")
+        energy = torch.tanh(projected_keys + self.W_query(query).unsqueeze(1))  # (B, S, A)
+        scores = self.v(energy).squeeze(-1)  # (B, S)
+        weights = masked_softmax(scores, valid)  # (B, S)
+        context = attention_pool(weights.unsqueeze(1), values).squeeze(1)  # (B, K)
+        return context, weights

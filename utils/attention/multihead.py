@@ -1,0 +1,143 @@
+"""Multi-head attention with the call convention of ``nn.MultiheadAttention(batch_first=True)``.
+
+    head_h = Attention(Q W_q^h, K W_k^h, V W_v^h)       (h = 1 … H, each of width D = E / H)
+    output = [head_1; …; head_H] W_o
+
+Masks follow ``nn.MultiheadAttention``: a boolean ``key_padding_mask`` (B, S) or ``attn_mask``
+(L, S) or (B·H, L, S) is True where a key must be *ignored*; float masks are added to the scores.
+Unlike PyTorch, ``is_causal=True`` without an ``attn_mask`` applies the causal mask (PyTorch
+requires the mask as well and treats the flag as a hint), and a query whose keys are all masked
+gets a zero context (its output is the output projection's bias) instead of NaN.
+
+Shapes: B batch, L queries, S keys, E model width, H heads, D = E / H head width.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .masks import causal_mask
+from .scaled import scaled_dot_product_attention
+
+
+def _additive(mask: torch.Tensor, name: str, dtype: torch.dtype) -> torch.Tensor:
+    """A boolean (True = ignore) or float mask as a float mask to add to the scores."""
+    if mask.dtype == torch.bool:
+        return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(
+            mask, float("-inf"))
+    if not mask.is_floating_point():
+        raise ValueError(f"{name} must be bool (True = ignore) or float (added), got {mask.dtype}")
+    return mask.to(dtype)
+
+
+class MultiHeadAttention(nn.Module):
+    """``MultiHeadAttention(embed_dim, num_heads, dropout=0.0, bias=True)``, batch first."""
+
+    def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True):
+        super().__init__()
+        if embed_dim % num_heads:
+            raise ValueError(f"embed_dim {embed_dim} is not divisible by num_heads {num_heads}")
+        self.embed_dim, self.num_heads = embed_dim, num_heads
+        self.head_dim, self.dropout = embed_dim // num_heads, dropout
+        self.q_proj, self.k_proj, self.v_proj = (nn.Linear(embed_dim, embed_dim, bias=bias)
+                                                 for _ in range(3))
+        self.out_proj = nn.Linear(embed_dim, embed_dim, bias=bias)
+        # PyTorch's initialisation: Xavier-uniform over the stacked (3E, E) input projection,
+        # zero biases; the output projection keeps nn.Linear's default weights.
+        bound = math.sqrt(6.0 / (embed_dim + 3 * embed_dim))
+        for layer in (self.q_proj, self.k_proj, self.v_proj):
+            nn.init.uniform_(layer.weight, -bound, bound)
+        for layer in (self.q_proj, self.k_proj, self.v_proj, self.out_proj):
+            if bias:
+                nn.init.zeros_(layer.bias)
+
+    @classmethod
+    def from_torch(cls, module: nn.MultiheadAttention) -> "MultiHeadAttention":
+        """A copy of an ``nn.MultiheadAttention``'s weights (call it batch first)."""
+        if not module._qkv_same_embed_dim or module.bias_k is not None or module.add_zero_attn:
+            raise ValueError("only nn.MultiheadAttention with kdim = vdim = embed_dim, no bias_k/"
+                             "bias_v and no add_zero_attn can be copied")
+        has_bias = module.in_proj_bias is not None
+        new = cls(module.embed_dim, module.num_heads, module.dropout, bias=has_bias)
+        with torch.no_grad():
+            weights = module.in_proj_weight.chunk(3)
+            biases = module.in_proj_bias.chunk(3) if has_bias else (None,) * 3
+            for layer, w, b in zip((new.q_proj, new.k_proj, new.v_proj), weights, biases):
+                layer.weight.copy_(w)
+                if b is not None:
+                    layer.bias.copy_(b)
+            new.out_proj.weight.copy_(module.out_proj.weight)
+            if has_bias:
+                new.out_proj.bias.copy_(module.out_proj.bias)
+        return new.to(module.in_proj_weight.dtype)
+
+    def split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, L, E) -> (B, H, L, D)."""
+        B, L, _ = x.shape
+        return x.view(B, L, self.num_heads, self.head_dim).transpose(1, 2)
+
+    def merge_heads(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, H, L, D) -> (B, L, E)."""
+        B, _, L, _ = x.shape
+        return x.transpose(1, 2).reshape(B, L, self.embed_dim)
+
+    def _project(self, query, key, value):
+        if query is key and key is value:        # self-attention: one matrix product
+            weight = torch.cat([self.q_proj.weight, self.k_proj.weight, self.v_proj.weight])
+            bias = None if self.q_proj.bias is None else torch.cat(
+                [self.q_proj.bias, self.k_proj.bias, self.v_proj.bias])
+            return F.linear(query, weight, bias).chunk(3, dim=-1)
+        return self.q_proj(query), self.k_proj(key), self.v_proj(value)
+
+    def _mask(self, key_padding_mask, attn_mask, is_causal, B, L, S, dtype):
+        """Every mask merged into one float mask broadcastable to (B, H, L, S), or None."""
+        H, mask = self.num_heads, None
+        if attn_mask is None and is_causal:
+            attn_mask = ~causal_mask(L, S, device=self.out_proj.weight.device)   # True = ignore
+        if attn_mask is not None:
+            if attn_mask.shape == (L, S):
+                mask = _additive(attn_mask, "attn_mask", dtype).view(1, 1, L, S)
+            elif attn_mask.shape == (B * H, L, S):
+                mask = _additive(attn_mask, "attn_mask", dtype).view(B, H, L, S)
+            else:
+                raise ValueError(f"attn_mask must have shape (L, S) = {(L, S)} or (B·H, L, S) = "
+                                 f"{(B * H, L, S)}, got {tuple(attn_mask.shape)}")
+        if key_padding_mask is not None:
+            if key_padding_mask.shape != (B, S):
+                raise ValueError(f"key_padding_mask must have shape (B, S) = {(B, S)}, got "
+                                 f"{tuple(key_padding_mask.shape)}")
+            padding = _additive(key_padding_mask, "key_padding_mask", dtype).view(B, 1, 1, S)
+            mask = padding if mask is None else mask + padding
+        return mask
+
+    def forward(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+                key_padding_mask: torch.Tensor | None = None, need_weights: bool = True,
+                attn_mask: torch.Tensor | None = None, average_attn_weights: bool = True,
+                is_causal: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """query (B, L, E), key (B, S, E), value (B, S, E) -> output (B, L, E) and weights:
+        (B, L, S) averaged over heads, (B, H, L, S) per head, or None if not ``need_weights``."""
+        for name, x in (("query", query), ("key", key), ("value", value)):
+            if x.dim() != 3 or x.shape[-1] != self.embed_dim:
+                raise ValueError(f"{name} must be (batch, length, {self.embed_dim}), got "
+                                 f"{tuple(x.shape)}")
+        (B, L, _), S = query.shape, key.shape[1]
+        if key.shape[:2] != value.shape[:2] or key.shape[0] != B:
+            raise ValueError(f"query {tuple(query.shape)}, key {tuple(key.shape)} and value "
+                             f"{tuple(value.shape)} disagree on batch size or number of keys")
+        q, k, v = (self.split_heads(x) for x in self._project(query, key, value))  # (B, H, ·, D)
+        dropout_p = self.dropout if self.training else 0.0
+        only_causal = is_causal and attn_mask is None and key_padding_mask is None
+        mask = None if only_causal and not need_weights else self._mask(
+            key_padding_mask, attn_mask, is_causal, B, L, S, q.dtype)
+        if need_weights:
+            context, weights = scaled_dot_product_attention(q, k, v, mask, dropout_p=dropout_p)
+            if average_attn_weights:
+                weights = weights.mean(dim=1)                                # (B, L, S)
+        else:   # PyTorch's fused kernels; they also return zeros for fully masked rows
+            context = F.scaled_dot_product_attention(q, k, v, mask, dropout_p,
+                                                     is_causal=only_causal)
+            weights = None
+        return self.out_proj(self.merge_heads(context)), weights
