@@ -344,3 +344,62 @@ def test_attention_entropy_checker():
         result = check_attention_entropy(fn)
         assert not result, message
         assert message in result.message, (message, result.message)
+
+
+# ---- chapter 7: causal_mask and sinusoidal_positions -----------------------------------
+def test_causal_mask_checker():
+    from utils.checks import check_causal_mask
+
+    assert check_causal_mask(lambda L: torch.ones(L, L, dtype=torch.bool).tril())
+    assert check_causal_mask(lambda L: torch.arange(L).unsqueeze(1) >= torch.arange(L))
+    cases = {
+        stub: "not implemented yet",
+        (lambda L: torch.ones(L, L, dtype=torch.bool).triu(1)): "swapped",
+        (lambda L: torch.ones(L, L, dtype=torch.bool).triu()): "upper triangle",
+        (lambda L: torch.ones(L, L, dtype=torch.bool).tril(-1)): "diagonal is missing",
+        (lambda L: torch.ones(L, L).tril()): "bool mask",
+        (lambda L: torch.ones(L, L, dtype=torch.bool)): "wrong mask",
+        (lambda L: torch.ones(L, dtype=torch.bool)): "returned shape",
+    }
+    for fn, message in cases.items():
+        result = check_causal_mask(fn)
+        assert not result, message
+        assert message in result.message, (message, result.message)
+
+
+def test_sinusoidal_positions_checker():
+    from utils.checks import check_sinusoidal_positions
+
+    def pe(length, dim):
+        p = torch.arange(length).unsqueeze(1)
+        angle = p / 10000 ** (torch.arange(0, dim, 2) / dim)
+        out = torch.zeros(length, dim)
+        out[:, 0::2], out[:, 1::2] = torch.sin(angle), torch.cos(angle)
+        return out
+
+    def variant(order="interleave", exponent=2):
+        def fn(length, dim):
+            p = torch.arange(length).unsqueeze(1)
+            angle = p / 10000 ** (exponent * torch.arange(dim // 2) / dim)
+            s, c = torch.sin(angle), torch.cos(angle)
+            if order == "halves":
+                return torch.cat([s, c], -1)
+            first, second = (c, s) if order == "swapped" else (s, c)
+            return torch.stack([first, second], -1).flatten(1)
+        return fn
+
+    assert check_sinusoidal_positions(pe)
+    assert check_sinusoidal_positions(variant())
+    cases = {
+        stub: "not implemented yet",
+        variant("swapped"): "swapped",
+        variant("halves"): "interleaves",
+        variant(exponent=4): "doubled",
+        variant(exponent=1): "not i/dim",
+        (lambda length, dim: pe(length, dim) * 2): "wrong encodings",
+        (lambda length, dim: pe(length, dim)[:, :1]): "returned shape",
+    }
+    for fn, message in cases.items():
+        result = check_sinusoidal_positions(fn)
+        assert not result, message
+        assert message in result.message, (message, result.message)

@@ -1,0 +1,66 @@
+"""Checkers for the self-attention and multi-head exercises (chapters 7 and 8)."""
+from __future__ import annotations
+
+import torch
+
+from ..attention import causal_mask
+from ..models.positional import sinusoidal_positions
+from .core import _call, _diagnose, _Failed, _run, _tensor
+
+
+@_run
+def check_causal_mask(fn) -> str:
+    """Check ``fn(L) -> (L, L)`` bool: True where query i may attend to key j, i.e. j <= i."""
+    name = getattr(fn, "__name__", "your function")
+    for L in (4, 7, 1):   # L = 1 last: there every wrong mask looks alike
+        got = _call(fn, name, L)
+        got = _tensor(got, name, (L, L))
+        if got.dtype != torch.bool:
+            raise _Failed(f"{name} returned {got.dtype} values; return a bool mask "
+                          "(True = may attend), as F.scaled_dot_product_attention expects")
+        expected = causal_mask(L)
+        if torch.equal(got, expected):
+            continue
+        if torch.equal(got, ~expected):
+            raise _Failed("True and False are swapped: here True means 'may attend' "
+                          "(nn.MultiheadAttention's attn_mask uses the opposite meaning)")
+        if torch.equal(got, expected.T):
+            raise _Failed("that is the upper triangle: query i (a row) may see keys j <= i, "
+                          "the lower triangle")
+        if torch.equal(got, torch.ones(L, L, dtype=torch.bool).tril(-1)):
+            raise _Failed("the diagonal is missing: a position may attend to itself")
+        raise _Failed(f"wrong mask for L = {L}: expected True exactly where j <= i")
+    return f"{name} builds the causal mask."
+
+
+@_run
+def check_sinusoidal_positions(fn) -> str:
+    """Check ``fn(length, dim) -> (length, dim)``: PE[p, 2i] = sin(p / 10000^(2i/dim)),
+    PE[p, 2i+1] = cos(p / 10000^(2i/dim))."""
+    name = getattr(fn, "__name__", "your function")
+    for length, dim in ((6, 4), (50, 16), (1, 2)):
+        got = _tensor(_call(fn, name, length, dim), name, (length, dim)).float()
+        expected = sinusoidal_positions(length, dim)
+        position = torch.arange(length, dtype=torch.float32).unsqueeze(1)
+        half = torch.arange(dim // 2, dtype=torch.float32)
+        angle = position / 10000 ** (2 * half / dim)
+        by_index = position / 10000 ** (torch.arange(0, dim, 2) / dim)   # same as angle
+        mistakes = [
+            (torch.stack([torch.cos(angle), torch.sin(angle)], -1).flatten(1),
+             "sine and cosine are swapped: even columns hold sin, odd columns cos"),
+            (torch.cat([torch.sin(angle), torch.cos(angle)], -1),
+             "all sines come first, then all cosines; the paper interleaves them: "
+             "column 2i is sin, column 2i + 1 is cos of the same frequency"),
+            (torch.stack([torch.sin(position / 10000 ** (2 * torch.arange(0, dim, 2) / dim)),
+                          torch.cos(position / 10000 ** (2 * torch.arange(0, dim, 2) / dim))],
+                         -1).flatten(1),
+             "the exponent is doubled: with i counting pairs it is 2i/dim, not 4i/dim"),
+            (torch.stack([torch.sin(position / 10000 ** (half / dim)),
+                          torch.cos(position / 10000 ** (half / dim))], -1).flatten(1),
+             "the exponent should be 2i/dim (i counts the sine-cosine pairs), not i/dim"),
+        ]
+        assert torch.allclose(by_index, angle)
+        _diagnose(got, expected, [(w, m) for w, m in mistakes if not torch.allclose(w, expected)],
+                  f"wrong encodings for length {length}, dim {dim}: expected "
+                  "PE[p, 2i] = sin(p / 10000^(2i/dim)) and PE[p, 2i+1] = cos(…)")
+    return f"{name} computes the sinusoidal position encodings."
