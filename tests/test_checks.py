@@ -403,3 +403,49 @@ def test_sinusoidal_positions_checker():
         result = check_sinusoidal_positions(fn)
         assert not result, message
         assert message in result.message, (message, result.message)
+
+
+# ---- chapter 8: split_heads and merge_heads --------------------------------------------
+def test_split_heads_checker():
+    from utils.checks import check_split_heads
+
+    def split(x, H):
+        B, L, E = x.shape
+        return x.view(B, L, H, E // H).transpose(1, 2)
+
+    assert check_split_heads(split)
+    assert check_split_heads(lambda x, H: torch.stack(x.chunk(H, dim=-1), dim=1))
+    cases = {
+        stub: "not implemented yet",
+        (lambda x, H: x.reshape(x.shape[0], H, x.shape[1], -1)): "plain reshape",
+        (lambda x, H: x.view(*x.shape[:2], H, -1)): "move the head axis",
+        (lambda x, H: x.view(*x.shape[:2], -1, H).permute(0, 3, 1, 2)): "contiguous columns",
+        (lambda x, H: split(x, H) * 2): "wrong heads",
+        (lambda x, H: x): "returned shape",
+    }
+    for fn, message in cases.items():
+        result = check_split_heads(fn)
+        assert not result, message
+        assert message in result.message, (message, result.message)
+
+
+def test_merge_heads_checker():
+    from utils.checks import check_merge_heads
+
+    def merge(h):
+        B, H, L, D = h.shape
+        return h.transpose(1, 2).reshape(B, L, H * D)
+
+    assert check_merge_heads(merge)
+    assert check_merge_heads(lambda h: torch.cat(h.unbind(1), dim=-1))
+    cases = {
+        stub: "not implemented yet",
+        (lambda h: h.reshape(h.shape[0], h.shape[2], -1)): "plain reshape",
+        (lambda h: h.permute(0, 2, 3, 1).reshape(h.shape[0], h.shape[2], -1)): "head axis ended up last",
+        (lambda h: merge(h) + 1): "wrong merge",
+        (lambda h: h.transpose(1, 2)): "returned shape",
+    }
+    for fn, message in cases.items():
+        result = check_merge_heads(fn)
+        assert not result, message
+        assert message in result.message, (message, result.message)

@@ -64,3 +64,49 @@ def check_sinusoidal_positions(fn) -> str:
                   f"wrong encodings for length {length}, dim {dim}: expected "
                   "PE[p, 2i] = sin(p / 10000^(2i/dim)) and PE[p, 2i+1] = cos(…)")
     return f"{name} computes the sinusoidal position encodings."
+
+
+def _split_reference(x: torch.Tensor, H: int) -> torch.Tensor:
+    B, L, E = x.shape
+    return x.view(B, L, H, E // H).transpose(1, 2)
+
+
+@_run
+def check_split_heads(fn) -> str:
+    """Check ``fn(x (B, L, E), H) -> (B, H, L, E // H)``: head h holds columns h·D … (h+1)·D − 1."""
+    name = getattr(fn, "__name__", "your function")
+    gen = torch.Generator().manual_seed(9)
+    for B, L, E, H in ((2, 5, 12, 3), (1, 3, 8, 2), (3, 4, 6, 1)):
+        x = torch.randn(B, L, E, generator=gen)
+        D = E // H
+        got = _call(fn, name, x.clone(), H)
+        if torch.is_tensor(got) and tuple(got.shape) == (B, L, H, D) and H > 1:
+            raise _Failed(f"{name} returned (B, L, H, D) = {(B, L, H, D)}: move the head axis "
+                          "in front of the positions with .transpose(1, 2)")
+        got = _tensor(got, name, (B, H, L, D))
+        _diagnose(got, _split_reference(x, H), [
+            (x.reshape(B, H, L, D), "a plain reshape to (B, H, L, D) mixes positions into "
+                                    "heads: view as (B, L, H, D) first, then transpose"),
+            (x.view(B, L, D, H).permute(0, 3, 1, 2), "head h must take the contiguous columns "
+                                                     "h·D … (h+1)·D − 1, not every H-th column"),
+        ], f"wrong heads for B={B}, L={L}, E={E}, H={H}: head h of position l should be "
+           "x[b, l, h·D:(h+1)·D]")
+    return f"{name} splits the model width into heads."
+
+
+@_run
+def check_merge_heads(fn) -> str:
+    """Check ``fn(heads (B, H, L, D)) -> (B, L, H·D)``, the inverse of splitting."""
+    name = getattr(fn, "__name__", "your function")
+    gen = torch.Generator().manual_seed(10)
+    for B, L, E, H in ((2, 5, 12, 3), (1, 3, 8, 2), (3, 4, 6, 1)):
+        x = torch.randn(B, L, E, generator=gen)
+        heads = _split_reference(x, H)
+        got = _tensor(_call(fn, name, heads.clone()), name, (B, L, E))
+        _diagnose(got, x, [
+            (heads.reshape(B, L, E), "a plain reshape of (B, H, L, D) interleaves heads and "
+                                     "positions: transpose back to (B, L, H, D) first"),
+            (heads.permute(0, 2, 3, 1).reshape(B, L, E), "the head axis ended up last: each "
+                                                         "head's D columns must stay together"),
+        ], f"wrong merge for B={B}, L={L}, E={E}, H={H}: merging must undo the split exactly")
+    return f"{name} merges heads back into the model width."
