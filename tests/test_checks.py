@@ -449,3 +449,59 @@ def test_merge_heads_checker():
         result = check_merge_heads(fn)
         assert not result, message
         assert message in result.message, (message, result.message)
+
+
+# ---- chapter 9: beam search ------------------------------------------------------------
+def test_beam_search_checker():
+    from utils.checks import check_beam_search
+    from utils.models.decoding import beam_search
+
+    assert check_beam_search(beam_search)
+
+    def greedy(log_probs_fn, beam_size, max_len):
+        tokens = [1]
+        for _ in range(max_len):
+            tokens.append(int(log_probs_fn(torch.tensor([tokens]))[0].argmax()))
+            if tokens[-1] == 2:
+                break
+        return tokens[1:]
+
+    def with_bos(f, beam, n):
+        return [1] + beam_search(f, beam, n)
+
+    def never_finishes(log_probs_fn, beam_size, max_len):
+        beams = [([1], 0.0)]
+        for _ in range(max_len):
+            lp = log_probs_fn(torch.tensor([t for t, _ in beams]))
+            cands = [(t + [v], s + x) for (t, s), row in zip(beams, lp.tolist())
+                     for v, x in enumerate(row)]
+            beams = sorted(cands, key=lambda c: -c[1])[:beam_size]
+        return max(beams, key=lambda c: c[1])[0][1:]
+
+    def last_step_only(log_probs_fn, beam_size, max_len):   # ranks by the last token's score
+        beams = [([1], 0.0)]
+        finished = []
+        for _ in range(max_len):
+            lp = log_probs_fn(torch.tensor([t for t, _ in beams]))
+            cands = [(t + [v], x) for (t, _), row in zip(beams, lp.tolist())
+                     for v, x in enumerate(row)]
+            cands.sort(key=lambda c: -c[1])
+            beams = []
+            for t, s in cands[:beam_size]:
+                (finished if t[-1] == 2 else beams).append((t, s))
+            if not beams:
+                break
+        return max(finished + beams, key=lambda c: c[1])[0][1:]
+
+    cases = {
+        stub: "not implemented yet",
+        greedy: "still the greedy one",
+        with_bos: "starts with BOS",
+        never_finishes: "must not be extended",
+        last_step_only: "wide enough",
+        (lambda f, b, n: "4 2"): "list of token ids",
+    }
+    for fn, message in cases.items():
+        result = check_beam_search(fn)
+        assert not result, message
+        assert message in result.message, (message, result.message)

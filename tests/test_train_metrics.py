@@ -123,3 +123,11 @@ def test_plots():
     from utils.train import History
     assert plot_history({"m": History([1, 2], [2.0, 1.0])}).get_xlabel().startswith("training")
     matplotlib.pyplot.close("all")
+
+
+def test_learning_rate_warms_up_then_decays():
+    from utils.train import learning_rate_factor
+
+    assert [learning_rate_factor(s, 100, 4) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
+    assert learning_rate_factor(0, 100) == 1.0 and abs(learning_rate_factor(99, 100) - 0.109) < 1e-9
+    assert learning_rate_factor(50, 100, 4) == learning_rate_factor(50, 100)

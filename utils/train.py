@@ -27,6 +27,7 @@ class TrainConfig:
     lr: float = 3e-3
     clip: float = 1.0  # maximum gradient norm
     log_every: int = 25
+    warmup: int = 0  # steps of linear learning-rate warm-up (Transformers need it)
 
 
 @dataclass
@@ -54,16 +55,24 @@ def teacher_forced_logits(model, batch) -> torch.Tensor:
     return out[0] if isinstance(out, tuple) else out
 
 
+def learning_rate_factor(step: int, steps: int, warmup: int = 0) -> float:
+    """Multiplier of the peak learning rate before step ``step`` (counting from 0)."""
+    if step < warmup:
+        return (step + 1) / warmup
+    return 1.0 - 0.9 * step / max(1, steps)
+
+
 def fit(model: torch.nn.Module, batches, config: TrainConfig, desc: str = "training") -> History:
     """Train ``model`` for ``config.steps`` batches drawn from the iterator ``batches``.
 
     The model is called as ``model(src, src_lengths, tgt_in)`` and returns logits (B, T, V)
     or a tuple whose first element is the logits. Adam, gradient clipping, and a learning
-    rate that decays linearly to 10 % over the run.
+    rate that rises linearly over ``config.warmup`` steps (if any), then decays linearly to
+    10 % of its peak over the run.
     """
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: 1.0 - 0.9 * step / max(1, config.steps))
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: learning_rate_factor(
+        step, config.steps, config.warmup))
     history, window = History(), []
     model.train()
     start = time.perf_counter()

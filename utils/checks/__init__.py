@@ -8,6 +8,7 @@ first, then the values, and name the likely mistake when they can.
 from .attention import (check_additive_scores, check_alignment_hits, check_dot_product_attention,
                         check_general_scores, check_local_p_weights, check_masked_softmax)
 from .core import CheckResult
+from .decoding import check_beam_search
 from .recurrent import check_last_valid_state, check_token_accuracy
 from .sampling import check_gumbel_max, check_leave_one_out_baseline
 from .scaling import check_attention_entropy, check_softmax_jacobian
@@ -15,7 +16,7 @@ from .selfattention import (check_causal_mask, check_merge_heads, check_sinusoid
                             check_split_heads)
 
 __all__ = ["CheckResult", "check_additive_scores", "check_alignment_hits", "check_attention_entropy",
-           "check_causal_mask",
+           "check_beam_search", "check_causal_mask",
            "check_dot_product_attention", "check_general_scores", "check_gumbel_max",
            "check_last_valid_state", "check_leave_one_out_baseline", "check_merge_heads",
            "check_local_p_weights", "check_masked_softmax", "check_sinusoidal_positions",
