@@ -13,3 +13,11 @@ def test_interleaved_seconds_reports_every_function():
 def test_multihead_speed_runs_on_small_sizes():
     result = multihead_speed(B=2, L=8, E=16, H=2, rounds=2)
     assert set(result) == {"book", "torch", "ratio"} and result["ratio"] > 0
+
+
+def test_peak_memory_sees_the_quadratic_matrix():
+    from utils.benchmark import attention_peak_memory_mib
+
+    naive = attention_peak_memory_mib("naive", 1024)
+    assert 7.9 < naive < 9                    # scores and weights: 2 × 1024² × 4 bytes = 8 MiB
+    assert attention_peak_memory_mib("tiled", 1024, block=64) < 1.5

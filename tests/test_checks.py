@@ -505,3 +505,44 @@ def test_beam_search_checker():
         result = check_beam_search(fn)
         assert not result, message
         assert message in result.message, (message, result.message)
+
+
+# ---- chapter 13: online softmax ----------------------------------------------------------
+def test_online_softmax_checker():
+    from utils.checks import check_online_softmax_update
+
+    def update(m, l, s):
+        m_new = torch.maximum(m, s.amax(-1))
+        safe = torch.where(torch.isinf(m_new), torch.zeros_like(m_new), m_new)
+        return m_new, torch.exp(m - safe) * l + torch.exp(s - safe.unsqueeze(-1)).sum(-1)
+
+    def no_guard(m, l, s):
+        m_new = torch.maximum(m, s.amax(-1))
+        return m_new, torch.exp(m - m_new) * l + torch.exp(s - m_new.unsqueeze(-1)).sum(-1)
+
+    def no_rescale(m, l, s):
+        m_new, _ = update(m, l, s)
+        safe = torch.where(torch.isinf(m_new), torch.zeros_like(m_new), m_new)
+        return m_new, l + torch.exp(s - safe.unsqueeze(-1)).sum(-1)
+
+    def no_max(m, l, s):
+        return torch.zeros_like(m), l + torch.exp(s).sum(-1)
+
+    def chunk_max_only(m, l, s):
+        m_new = s.amax(-1)
+        return m_new, torch.exp(m - m_new) * l + torch.exp(s - m_new.unsqueeze(-1)).sum(-1)
+
+    assert check_online_softmax_update(update)
+    cases = {
+        stub: "not implemented yet",
+        no_guard: "NaN",
+        no_rescale: "not rescaled",
+        no_max: "overflow",
+        chunk_max_only: "wrong maximum",
+        (lambda m, l, s: update(m, l, s)[1]): "tuple (m, l)",
+        (lambda m, l, s: (update(m, l, s)[0], update(m, l, s)[1] * 1.01)): "wrong running sum",
+    }
+    for fn, message in cases.items():
+        result = check_online_softmax_update(fn)
+        assert not result, message
+        assert message in result.message, (message, result.message)

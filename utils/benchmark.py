@@ -6,6 +6,8 @@ a noisy machine slows both alike. Tests never time anything; this command does.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import statistics
 import sys
 import time
@@ -49,6 +51,74 @@ def multihead_speed(B: int = 16, L: int = 128, E: int = 256, H: int = 8,
     return {**seconds, "ratio": seconds["book"] / seconds["torch"]}
 
 
+ATTENTION_METHODS = ("naive", "tiled", "pytorch")
+
+
+@contextlib.contextmanager
+def _silent_native_output():
+    """Send the process's stdout and stderr file descriptors to /dev/null for a moment: the
+    profiler's native library prints timestamped start/stop lines that Python cannot catch."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with open(os.devnull, "w") as null:
+        os.dup2(null.fileno(), 1)
+        os.dup2(null.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+
+
+def profile_quietly(fn, **kwargs):
+    """Run ``fn()`` under ``torch.profiler.profile(**kwargs)`` without its native log lines;
+    returns the profiler, e.g. for ``.key_averages()`` or ``.events()``."""
+    from torch.profiler import profile
+
+    with _silent_native_output(), profile(**kwargs) as prof:
+        fn()
+    return prof
+
+
+def peak_allocated_bytes(fn) -> int:
+    """Peak of the bytes PyTorch holds allocated while ``fn()`` runs, beyond what was allocated
+    before: allocations and frees recorded by the profiler, summed in time order."""
+    prof = profile_quietly(fn, profile_memory=True)
+    changes = []
+    for event in prof.events():
+        if event.name == "[memory]":                 # frees (and unattributed allocations)
+            changes.append((event.time_range.start, event.cpu_memory_usage))
+        elif event.self_cpu_memory_usage > 0:        # allocations made by an operator
+            changes.append((event.time_range.start, event.self_cpu_memory_usage))
+    total = peak = 0
+    for _, change in sorted(changes):
+        total += change
+        peak = max(peak, total)
+    return peak
+
+
+def attention_peak_memory_mib(method: str, L: int, E: int = 64, block: int = 128) -> float:
+    """Peak memory (MiB) that one attention call over L positions (one head, width E)
+    allocates: naive (the book's function, which builds the L × L weights), tiled
+    (``tiled_attention``) or pytorch (``F.scaled_dot_product_attention``)."""
+    import torch.nn.functional as F
+
+    from utils.attention import scaled_dot_product_attention, tiled_attention
+
+    if method not in ATTENTION_METHODS:
+        raise ValueError(f"method must be one of {ATTENTION_METHODS}, got {method!r}")
+    run = {"naive": lambda q, k, v: scaled_dot_product_attention(q, k, v)[0],
+           "tiled": lambda q, k, v: tiled_attention(q, k, v, block_size=block),
+           "pytorch": lambda q, k, v: F.scaled_dot_product_attention(q, k, v)}[method]
+    generator = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(1, 1, L, E, generator=generator) for _ in range(3))
+    with torch.no_grad():
+        return peak_allocated_bytes(lambda: run(q, k, v)) / 2**20
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=None,
@@ -64,6 +134,12 @@ def main(argv=None) -> int:
         label = (f"multi-head attention fwd+bwd, B=16 L=128 E=256 H=8, "
                  f"need_weights={need_weights}")
         print(f"{label:<72} {1e3 * r['book']:7.2f}ms {1e3 * r['torch']:7.2f}ms {r['ratio']:6.2f}×")
+    print(f"\n{'peak memory of one attention call, one head, E=64':<52} {'naive':>9} "
+          f"{'tiled':>9} {'PyTorch':>9} {'naive/tiled':>11}")
+    for L in (1024, 4096, 8192):
+        mib = {m: attention_peak_memory_mib(m, L) for m in ATTENTION_METHODS}
+        print(f"{f'L = {L}':<52} {mib['naive']:6.1f}MiB {mib['tiled']:6.1f}MiB "
+              f"{mib['pytorch']:6.1f}MiB {mib['naive'] / mib['tiled']:10.0f}×")
     return 0
 
 

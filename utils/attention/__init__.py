@@ -1,5 +1,6 @@
 """Attention building blocks: masks, a numerically stable masked softmax, attention pooling,
-the additive (Bahdanau) score, scaled dot-product attention and multi-head attention.
+the additive (Bahdanau) score, scaled dot-product attention, multi-head attention, and
+tiled attention that never stores the full weight matrix.
 
 Mask conventions — PyTorch uses two opposite boolean meanings, and so do we, each in the
 place PyTorch does:
@@ -23,7 +24,8 @@ from .masks import (attention_entropy, attention_pool, causal_mask, lengths_to_v
                     masked_softmax, padding_to_valid)
 from .multihead import MultiHeadAttention
 from .scaled import scaled_dot_product_attention
+from .tiled import tiled_attention
 
 __all__ = ["AdditiveAttention", "MultiHeadAttention", "attention_entropy", "attention_pool",
            "causal_mask", "lengths_to_valid", "masked_softmax", "padding_to_valid",
-           "scaled_dot_product_attention"]
+           "scaled_dot_product_attention", "tiled_attention"]
