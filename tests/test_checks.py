@@ -546,3 +546,30 @@ def test_online_softmax_checker():
         result = check_online_softmax_update(fn)
         assert not result, message
         assert message in result.message, (message, result.message)
+
+
+# ---- chapter 12: patchify ----------------------------------------------------------------
+def test_patchify_checker():
+    from utils.checks import check_patchify
+
+    def patches(images, P):
+        N, H, W = images.shape
+        return images.reshape(N, H // P, P, W // P, P).permute(0, 1, 3, 2, 4).reshape(N, -1, P * P)
+
+    assert check_patchify(patches)
+    assert check_patchify(lambda x, P: torch.nn.functional.unfold(
+        x.unsqueeze(1), kernel_size=P, stride=P).transpose(1, 2))
+    cases = {
+        stub: "not implemented yet",
+        (lambda x, P: x.reshape(x.shape[0], -1, P * P)): "plain reshape",
+        (lambda x, P: x.reshape(x.shape[0], x.shape[1] // P, P, x.shape[2] // P, P)
+         .permute(0, 3, 1, 4, 2).reshape(x.shape[0], -1, P * P)): "column by column (and transposed)",
+        (lambda x, P: x.reshape(x.shape[0], x.shape[1] // P, P, x.shape[2] // P, P)
+         .permute(0, 1, 3, 4, 2).reshape(x.shape[0], -1, P * P)): "flattened column by column",
+        (lambda x, P: patches(x, P) * 2): "wrong patches",
+        (lambda x, P: patches(x, P)[:, :1]): "returned shape",
+    }
+    for fn, message in cases.items():
+        result = check_patchify(fn)
+        assert not result, message
+        assert message in result.message, (message, result.message)

@@ -13,6 +13,7 @@ from .efficient import check_online_softmax_update
 from .recurrent import check_last_valid_state, check_token_accuracy
 from .sampling import check_gumbel_max, check_leave_one_out_baseline
 from .scaling import check_attention_entropy, check_softmax_jacobian
+from .vision import check_patchify
 from .selfattention import (check_causal_mask, check_merge_heads, check_sinusoidal_positions,
                             check_split_heads)
 
@@ -21,6 +22,7 @@ __all__ = ["CheckResult", "check_additive_scores", "check_alignment_hits", "chec
            "check_dot_product_attention", "check_general_scores", "check_gumbel_max",
            "check_last_valid_state", "check_leave_one_out_baseline", "check_merge_heads",
            "check_local_p_weights", "check_masked_softmax", "check_online_softmax_update",
+           "check_patchify",
            "check_sinusoidal_positions",
            "check_softmax_jacobian",
            "check_split_heads", "check_token_accuracy"]

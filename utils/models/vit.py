@@ -1,0 +1,48 @@
+"""A tiny Vision Transformer (Dosovitskiy et al., 2021) for small grey images (chapter 12).
+
+An image is cut into non-overlapping P × P patches, read row by row; each patch is flattened and
+projected to width E; a learned [CLS] vector is put in front; learned position vectors are
+added; pre-LN encoder blocks (``utils.models.transformer.EncoderBlock``) follow; the class is
+read from the final [CLS] vector. Shapes: N images, H × W pixels, n = (H/P)(W/P) patches.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .transformer import EncoderBlock
+
+
+def patchify(images: torch.Tensor, patch: int) -> torch.Tensor:
+    """(N, H, W) -> (N, n, P·P): patch k is row k // (W/P), column k % (W/P) of the grid."""
+    N, H, W = images.shape
+    if H % patch or W % patch:
+        raise ValueError(f"a {H}×{W} image cannot be cut into {patch}×{patch} patches")
+    rows, cols = H // patch, W // patch
+    grid = images.reshape(N, rows, patch, cols, patch).permute(0, 1, 3, 2, 4)  # (N, r, c, P, P)
+    return grid.reshape(N, rows * cols, patch * patch)
+
+
+class TinyViT(nn.Module):
+    def __init__(self, image_size: int = 8, patch: int = 2, d_model: int = 64, heads: int = 4,
+                 layers: int = 2, d_ff: int = 128, dropout: float = 0.1, classes: int = 10):
+        super().__init__()
+        self.patch = patch
+        n = (image_size // patch) ** 2
+        self.embed = nn.Linear(patch * patch, d_model)
+        self.cls = nn.Parameter(torch.zeros(1, 1, d_model))
+        self.positions = nn.Parameter(0.02 * torch.randn(1, n + 1, d_model))
+        self.blocks = nn.ModuleList(EncoderBlock(d_model, heads, d_ff, dropout, "pre")
+                                    for _ in range(layers))
+        self.norm, self.head = nn.LayerNorm(d_model), nn.Linear(d_model, classes)
+
+    def forward(self, images: torch.Tensor, need_weights: bool = False):
+        """images (N, H, W) -> logits (N, classes), and per layer the attention weights
+        (N, heads, n+1, n+1) if ``need_weights`` (index 0 is [CLS])."""
+        x = self.embed(patchify(images, self.patch))                   # (N, n, E)
+        x = torch.cat([self.cls.expand(len(x), -1, -1), x], dim=1) + self.positions
+        weights = []
+        for block in self.blocks:
+            x, w = block(x, need_weights=need_weights)
+            weights.append(w)
+        return self.head(self.norm(x[:, 0])), weights
