@@ -1,0 +1,43 @@
+"""The decoder-only model: causal, and the key-value cache changes nothing but the speed."""
+import pytest
+import torch
+
+from utils.models.gpt import GPT, GPTConfig
+
+
+def model():
+    torch.manual_seed(0)
+    return GPT(GPTConfig(vocab=11, d_model=16, heads=2, layers=2, d_ff=32, max_len=24)).eval()
+
+
+def test_cached_logits_equal_uncached_logits():
+    gpt = model()
+    tokens = torch.randint(11, (3, 20), generator=torch.Generator().manual_seed(1))
+    full, _ = gpt(tokens)
+    logits, cache = gpt(tokens[:, :7])                  # prefill seven positions
+    pieces = [logits]
+    for t in range(7, 20, 3):                           # then chunks of up to three
+        logits, cache = gpt(tokens[:, t:t + 3], cache)
+        pieces.append(logits)
+    torch.testing.assert_close(torch.cat(pieces, dim=1), full, atol=1e-5, rtol=0)
+    assert cache[0][0].shape == (3, 2, 20, 8)
+
+
+def test_causal_and_generation_with_and_without_cache_agree():
+    gpt = model()
+    tokens = torch.randint(11, (2, 12), generator=torch.Generator().manual_seed(2))
+    changed = tokens.clone()
+    changed[:, 8:] = (changed[:, 8:] + 1) % 11
+    torch.testing.assert_close(gpt(tokens)[0][:, :8], gpt(changed)[0][:, :8])
+    prompt = tokens[:, :4]
+    for temperature in (0, 1.0):
+        a = gpt.generate(prompt, 15, temperature, use_cache=True,
+                         generator=torch.Generator().manual_seed(3))
+        b = gpt.generate(prompt, 15, temperature, use_cache=False,
+                         generator=torch.Generator().manual_seed(3))
+        assert a.shape == (2, 19) and torch.equal(a, b)
+
+
+def test_too_long_is_an_error():
+    with pytest.raises(ValueError, match="max_len"):
+        model()(torch.zeros(1, 25, dtype=torch.long))
