@@ -21,3 +21,13 @@ def test_peak_memory_sees_the_quadratic_matrix():
     naive = attention_peak_memory_mib("naive", 1024)
     assert 7.9 < naive < 9                    # scores and weights: 2 × 1024² × 4 bytes = 8 MiB
     assert attention_peak_memory_mib("tiled", 1024, block=64) < 1.5
+
+
+def test_kv_cache_speed_runs_on_a_small_model():
+    from utils.benchmark import kv_cache_speed
+    from utils.models.gpt import GPT, GPTConfig
+
+    model = GPT(GPTConfig(vocab=7, d_model=8, heads=2, layers=1, d_ff=16, max_len=12))
+    result = kv_cache_speed(model, prompt_length=4, steps=8, rounds=1)
+    assert set(result) == {"cached", "uncached", "speedup"} and result["speedup"] > 0
+    assert not model.training

@@ -573,3 +573,63 @@ def test_patchify_checker():
         result = check_patchify(fn)
         assert not result, message
         assert message in result.message, (message, result.message)
+
+
+# ---- chapter 10: top-k filtering and the cached causal mask ---------------------------------
+def test_top_k_logits_checker():
+    from utils.checks import check_top_k_logits
+
+    def top_k(logits, k):
+        kth = logits.topk(k, dim=-1).values[..., -1:]
+        return logits.masked_fill(logits < kth, float("-inf"))
+
+    def in_place(logits, k):
+        kth = logits.topk(k, dim=-1).values[..., -1:]
+        return logits.masked_fill_(logits < kth, float("-inf"))
+
+    def sorted_scatter(logits, k):
+        values, index = logits.topk(k, dim=-1)
+        return torch.full_like(logits, float("-inf")).scatter(-1, index, values)
+
+    assert check_top_k_logits(top_k)
+    assert check_top_k_logits(sorted_scatter)
+    cases = {
+        stub: "not implemented yet",
+        in_place: "changed the logits",
+        (lambda x, k: torch.softmax(top_k(x, k), -1)): "returned probabilities",
+        (lambda x, k: torch.nan_to_num(top_k(x, k), neginf=0.0)): "set them to -inf",
+        (lambda x, k: x.masked_fill(x <= x.topk(k, -1).values[..., -1:], float("-inf"))): "k - 1",
+        (lambda x, k: x.masked_fill(x < x.topk(min(k + 1, x.shape[-1]), -1).values[..., -1:],
+                                    float("-inf"))): "k + 1",
+        (lambda x, k: x.masked_fill(x > x.topk(k, -1, largest=False).values[..., -1:],
+                                    float("-inf"))): "k smallest",
+        (lambda x, k: x.masked_fill(x < x.flatten().topk(k).values[-1], float("-inf"))): "wrong result",
+        (lambda x, k: top_k(x, k)[:1]): "shaped like the logits",
+    }
+    for fn, message in cases.items():
+        result = check_top_k_logits(fn)
+        assert not result, message
+        assert message in result.message, (message, result.message)
+
+
+def test_cached_causal_mask_checker():
+    from utils.checks import check_cached_causal_mask
+
+    assert check_cached_causal_mask(
+        lambda T, S: torch.ones(T, S, dtype=torch.bool).tril(diagonal=S - T))
+    assert check_cached_causal_mask(
+        lambda T, S: torch.arange(S).view(1, S) <= torch.arange(S - T, S).view(T, 1))
+    cases = {
+        stub: "not implemented yet",
+        (lambda T, S: torch.ones(T, S, dtype=torch.bool).tril()): "aligned top-left",
+        (lambda T, S: ~torch.ones(T, S, dtype=torch.bool).tril(diagonal=S - T)): "inverted",
+        (lambda T, S: torch.ones(T, S, dtype=torch.bool).tril(diagonal=S - T - 1)): "own position",
+        (lambda T, S: torch.ones(T, S, dtype=torch.bool).triu(diagonal=S - T)): "upper triangle",
+        (lambda T, S: torch.ones(T, S).tril(diagonal=S - T)): "bool tensor",
+        (lambda T, S: torch.ones(T, T, dtype=torch.bool).tril()): "must return a tensor of shape",
+        (lambda T, S: torch.ones(T, S, dtype=torch.bool)): "wrong mask",
+    }
+    for fn, message in cases.items():
+        result = check_cached_causal_mask(fn)
+        assert not result, message
+        assert message in result.message, (message, result.message)

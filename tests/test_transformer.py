@@ -19,11 +19,14 @@ def copy_common(ours, theirs, attention_pairs):
 
 
 @pytest.mark.parametrize("norm", ["pre", "post"])
-def test_encoder_block_equals_pytorch(norm):
+@pytest.mark.parametrize("activation, eps", [("relu", 1e-5), ("gelu", 1e-12)])
+def test_encoder_block_equals_pytorch(norm, activation, eps):
     torch.manual_seed(0)
     theirs = nn.TransformerEncoderLayer(E, H, FF, dropout=0.0, batch_first=True,
-                                        norm_first=norm == "pre")
-    ours = EncoderBlock(E, H, FF, 0.0, norm)
+                                        norm_first=norm == "pre", activation=activation,
+                                        layer_norm_eps=eps)
+    ours = EncoderBlock(E, H, FF, 0.0, norm, activation, eps)
+    assert ours.norm1.eps == eps
     copy_common(ours, theirs, [(ours.self_attention, theirs.self_attn)])
     ours.norm1.load_state_dict(theirs.norm1.state_dict())
     ours.norm2.load_state_dict(theirs.norm2.state_dict())

@@ -51,6 +51,30 @@ def multihead_speed(B: int = 16, L: int = 128, E: int = 256, H: int = 8,
     return {**seconds, "ratio": seconds["book"] / seconds["torch"]}
 
 
+def kv_cache_speed(model=None, prompt_length: int = 32, steps: int = 256,
+                   rounds: int = 5) -> dict:
+    """Seconds to sample ``steps`` tokens after a prompt with and without the key-value cache
+    (``GPT.generate``), interleaved, and the speed-up uncached / cached. The default model is
+    chapter 10's size with fresh weights: the cost of generation does not depend on them."""
+    from utils.models.gpt import GPT, GPTConfig
+
+    if model is None:
+        torch.manual_seed(0)
+        model = GPT(GPTConfig(vocab=103, d_model=96, heads=4, layers=2, d_ff=384,
+                              max_len=prompt_length + steps, dropout=0.0))
+    model.eval()
+    prompt = torch.randint(model.config.vocab, (1, prompt_length),
+                           generator=torch.Generator().manual_seed(0))
+
+    def generate(use_cache):
+        return lambda: model.generate(prompt, steps, 1.0, use_cache=use_cache,
+                                      generator=torch.Generator().manual_seed(1))
+
+    seconds = interleaved_seconds({"cached": generate(True), "uncached": generate(False)},
+                                  rounds, warmup=1)
+    return {**seconds, "speedup": seconds["uncached"] / seconds["cached"]}
+
+
 ATTENTION_METHODS = ("naive", "tiled", "pytorch")
 
 
@@ -134,6 +158,9 @@ def main(argv=None) -> int:
         label = (f"multi-head attention fwd+bwd, B=16 L=128 E=256 H=8, "
                  f"need_weights={need_weights}")
         print(f"{label:<72} {1e3 * r['book']:7.2f}ms {1e3 * r['torch']:7.2f}ms {r['ratio']:6.2f}×")
+    kv = kv_cache_speed()
+    print(f"{'sampling 256 tokens after 32 (chapter 10 model), without vs with KV cache':<72} "
+          f"{1e3 * kv['uncached']:7.0f}ms {'':>9} {kv['speedup']:6.2f}×")
     print(f"\n{'peak memory of one attention call, one head, E=64':<52} {'naive':>9} "
           f"{'tiled':>9} {'PyTorch':>9} {'naive/tiled':>11}")
     for L in (1024, 4096, 8192):

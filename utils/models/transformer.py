@@ -40,20 +40,30 @@ class TransformerConfig:
             raise ValueError(f"norm must be 'pre' or 'post', got {self.norm!r}")
 
 
-class FeedForward(nn.Sequential):
-    """Position-wise FFN(x) = W₂ dropout(ReLU(W₁ x)): (…, E) -> (…, E)."""
+ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU}   # GELU: the exact (erf) form, as in BERT
 
-    def __init__(self, d_model: int, d_ff: int, dropout: float):
-        super().__init__(nn.Linear(d_model, d_ff), nn.ReLU(), nn.Dropout(dropout),
+
+class FeedForward(nn.Sequential):
+    """Position-wise FFN(x) = W₂ dropout(act(W₁ x)): (…, E) -> (…, E); act is ReLU (the
+    original Transformer) or GELU (BERT, GPT)."""
+
+    def __init__(self, d_model: int, d_ff: int, dropout: float, activation: str = "relu"):
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        super().__init__(nn.Linear(d_model, d_ff), ACTIVATIONS[activation](), nn.Dropout(dropout),
                          nn.Linear(d_ff, d_model))
 
 
 class EncoderBlock(nn.Module):
-    def __init__(self, d_model: int, heads: int, d_ff: int, dropout: float, norm: str):
+    """Self-attention and feed-forward sublayers with residual connections; ``norm`` "pre" or
+    "post"; ``activation`` and ``eps`` (LayerNorm's) let the block match BERT (chapter 11)."""
+
+    def __init__(self, d_model: int, heads: int, d_ff: int, dropout: float, norm: str,
+                 activation: str = "relu", eps: float = 1e-5):
         super().__init__()
         self.self_attention = MultiHeadAttention(d_model, heads, dropout)
-        self.ffn = FeedForward(d_model, d_ff, dropout)
-        self.norm1, self.norm2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
+        self.ffn = FeedForward(d_model, d_ff, dropout, activation)
+        self.norm1, self.norm2 = nn.LayerNorm(d_model, eps), nn.LayerNorm(d_model, eps)
         self.drop1, self.drop2 = nn.Dropout(dropout), nn.Dropout(dropout)
         self.pre = norm == "pre"
 
