@@ -633,3 +633,78 @@ def test_cached_causal_mask_checker():
         result = check_cached_causal_mask(fn)
         assert not result, message
         assert message in result.message, (message, result.message)
+
+
+# ---- chapter 11: WordPiece and mean pooling --------------------------------------------------
+def test_wordpiece_checker():
+    from utils.checks import check_wordpiece
+    from utils.checks.bert import _shortest_first, wordpiece
+
+    def partial_unk(word, vocab):
+        pieces, start = [], 0
+        while start < len(word):
+            for end in range(len(word), start, -1):
+                if ("##" if start else "") + word[start:end] in vocab:
+                    pieces.append(("##" if start else "") + word[start:end])
+                    break
+            else:
+                pieces.append("[UNK]")
+                end = start + 1
+            start = end
+        return pieces
+
+    assert check_wordpiece(wordpiece)
+    cases = {
+        stub: "not implemented yet",
+        _shortest_first: "shortest piece",
+        (lambda w, v: wordpiece(w, v, prefix="")): "'##' prefix",
+        partial_unk: "single '[UNK]'",
+        (lambda w, v: [w]): "should give",
+        (lambda w, v: " ".join(wordpiece(w, v))): "list of strings",
+    }
+    for fn, message in cases.items():
+        result = check_wordpiece(fn)
+        assert not result, message
+        assert message in result.message, (message, result.message)
+
+
+def test_reference_wordpiece_equals_the_real_tokenizer():
+    """The checker's WordPiece, with MiniLM's vocabulary, splits real words as `tokenizers`
+    does."""
+    import re
+
+    from utils.checks.bert import wordpiece
+    from utils.data.text import pydoc_text
+    from utils.pretrained import load_minilm
+
+    _, tokenizer = load_minilm()
+    vocab = tokenizer.get_vocab()
+    words = sorted(set(re.findall(r"[a-z]+", pydoc_text()[:100_000].lower())))
+    words += ["unaffable", "tokenization", "transformers", "xqzvbw" * 3]
+    for word in words:
+        assert wordpiece(word, vocab) == tokenizer.encode(word).tokens[1:-1], word
+
+
+def test_mean_pool_checker():
+    import torch.nn.functional as F
+
+    from utils.checks import check_mean_pool
+    from utils.pretrained import mean_pool
+
+    def masked_sum(h, m):
+        return (h * m.unsqueeze(-1)).sum(1)
+
+    assert check_mean_pool(mean_pool)
+    cases = {
+        stub: "not implemented yet",
+        (lambda h, m: h.mean(1)): "padding positions are averaged in",
+        (lambda h, m: masked_sum(h, m) / h.shape[1]): "divided by the padded length",
+        masked_sum: "not divided by their number",
+        (lambda h, m: F.normalize(mean_pool(h, m), dim=-1)): "normalised to unit length",
+        (lambda h, m: mean_pool(h, m) + 1): "wrong mean",
+        (lambda h, m: h.mean(2)): "returned shape",
+    }
+    for fn, message in cases.items():
+        result = check_mean_pool(fn)
+        assert not result, message
+        assert message in result.message, (message, result.message)

@@ -154,10 +154,14 @@ def reference_embeddings(sentences: list) -> torch.Tensor:
     offline from the package's folder, without progress bars."""
     import os
 
+    import warnings
+
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    from sentence_transformers import SentenceTransformer
-    from transformers.utils import logging
+    with warnings.catch_warnings():       # tqdm.auto warns in notebooks without ipywidgets
+        warnings.simplefilter("ignore")
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging
 
     logging.disable_progress_bar()
     model = SentenceTransformer(str(minilm_directory()), device="cpu")

@@ -7,6 +7,7 @@ first, then the values, and name the likely mistake when they can.
 """
 from .attention import (check_additive_scores, check_alignment_hits, check_dot_product_attention,
                         check_general_scores, check_local_p_weights, check_masked_softmax)
+from .bert import check_mean_pool, check_wordpiece
 from .core import CheckResult
 from .decoding import check_beam_search
 from .efficient import check_online_softmax_update
@@ -22,8 +23,9 @@ __all__ = ["CheckResult", "check_additive_scores", "check_alignment_hits", "chec
            "check_beam_search", "check_cached_causal_mask", "check_causal_mask",
            "check_dot_product_attention", "check_general_scores", "check_gumbel_max",
            "check_last_valid_state", "check_leave_one_out_baseline", "check_merge_heads",
-           "check_local_p_weights", "check_masked_softmax", "check_online_softmax_update",
+           "check_local_p_weights", "check_masked_softmax", "check_mean_pool", "check_online_softmax_update",
            "check_patchify",
            "check_sinusoidal_positions",
            "check_softmax_jacobian",
-           "check_split_heads", "check_token_accuracy", "check_top_k_logits"]
+           "check_split_heads", "check_token_accuracy", "check_top_k_logits",
+           "check_wordpiece"]

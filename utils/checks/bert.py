@@ -1,0 +1,99 @@
+"""Checkers for chapter 11: WordPiece tokenisation of one word, and mean pooling."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .core import _call, _diagnose, _Failed, _run, _tensor
+
+UNK = "[UNK]"
+
+
+def wordpiece(word: str, vocab, max_chars: int = 100, prefix: str = "##") -> list:
+    """Greedy longest-match-first WordPiece (BERT's): pieces after the first carry ``prefix``;
+    a word that cannot be covered by the vocabulary becomes one [UNK]."""
+    if len(word) > max_chars:
+        return [UNK]
+    pieces, start = [], 0
+    while start < len(word):
+        for end in range(len(word), start, -1):
+            piece = (prefix if start else "") + word[start:end]
+            if piece in vocab:
+                break
+        else:
+            return [UNK]
+        pieces.append(piece)
+        start = end
+    return pieces
+
+
+def _shortest_first(word, vocab):
+    pieces, start = [], 0
+    while start < len(word):
+        for end in range(start + 1, len(word) + 1):
+            piece = ("##" if start else "") + word[start:end]
+            if piece in vocab:
+                break
+        else:
+            return [UNK]
+        pieces.append(piece)
+        start = end
+    return pieces
+
+
+VOCAB = {"un", "##aff", "##able", "aff", "able", "play", "p", "##l", "##a", "##y", "##ing", "ing",
+         "##s", "tok", "token", "##en", "##ization", "##ize", "##r", "x"}
+CASES = ["unaffable", "playing", "plays", "tokenization", "token", "xyz", "player", "x"]
+
+
+@_run
+def check_wordpiece(fn) -> str:
+    """Check ``fn(word, vocab) -> list of pieces`` against greedy longest-match-first WordPiece
+    on a small vocabulary."""
+    name = getattr(fn, "__name__", "your function")
+    for word in CASES:
+        got = _call(fn, name, word, set(VOCAB))
+        expected = wordpiece(word, VOCAB)
+        if got is None:
+            raise _Failed(f"{name} returned None; did you forget `return`?")
+        if not isinstance(got, (list, tuple)) or not all(isinstance(p, str) for p in got):
+            raise _Failed(f"{name} must return a list of strings, got {type(got).__name__}")
+        got = list(got)
+        if got == expected:
+            continue
+        if got == _shortest_first(word, VOCAB):
+            raise _Failed(f"{word!r} -> {got}: that takes the shortest piece that matches; "
+                          "WordPiece takes the longest (try end positions from the right)")
+        if got == wordpiece(word, VOCAB, prefix=""):
+            raise _Failed(f"{word!r} -> {got}: pieces after the first must be looked up with "
+                          "the '##' prefix (they continue a word)")
+        if expected == [UNK] and UNK in got:
+            raise _Failed(f"{word!r} -> {got}: when some part of a word cannot be matched, the "
+                          "whole word becomes a single '[UNK]'")
+        raise _Failed(f"{word!r} should give {expected}, got {got}")
+    return f"{name} splits words into WordPiece tokens like BERT's tokenizer."
+
+
+@_run
+def check_mean_pool(fn) -> str:
+    """Check ``fn(hidden (N, L, E), attention_mask (N, L), 1 = real token) -> (N, E)``: the mean
+    over real tokens only."""
+    name = getattr(fn, "__name__", "your function")
+    gen = torch.Generator().manual_seed(11)
+    hidden = torch.randn(3, 6, 5, generator=gen)
+    mask = (torch.arange(6) < torch.tensor([6, 4, 1]).unsqueeze(1)).long()
+    got = _tensor(_call(fn, name, hidden.clone(), mask.clone()), name, (3, 5))
+    m = mask.unsqueeze(-1).float()
+    expected = (hidden * m).sum(1) / m.sum(1)
+    _diagnose(got, expected, [
+        (hidden.mean(dim=1), "the padding positions are averaged in; multiply by the attention "
+                             "mask and divide by the number of real tokens"),
+        ((hidden * m).sum(1) / hidden.shape[1], "the sum over real tokens is divided by the "
+                                                "padded length L; divide by the number of real "
+                                                "tokens of each sentence"),
+        ((hidden * m).sum(1), "the sum over real tokens is not divided by their number"),
+        (F.normalize(expected, dim=-1), "the mean is normalised to unit length; pooling is only "
+                                        "the mean (sentence-transformers normalises in a "
+                                        "separate step)"),
+    ], "wrong mean: average the hidden states of the real tokens of each sentence")
+    return f"{name} averages over real tokens only."
