@@ -31,3 +31,16 @@ def test_kv_cache_speed_runs_on_a_small_model():
     result = kv_cache_speed(model, prompt_length=4, steps=8, rounds=1)
     assert set(result) == {"cached", "uncached", "speedup"} and result["speedup"] > 0
     assert not model.training
+
+
+def test_notebook_seconds_executes_a_copy(tmp_path):
+    import nbformat
+
+    from utils.benchmark import notebook_seconds
+
+    path = tmp_path / "tiny.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import os\nopen('ran.txt', 'w').write(os.environ['ATTENTION_BOOK_QUIET'])")]), path)
+    assert notebook_seconds(path) > 0
+    assert (tmp_path / "ran.txt").read_text() == "1"          # ran in the notebook's folder
+    assert not nbformat.read(path, as_version=4).cells[0].outputs   # the file is untouched

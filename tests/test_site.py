@@ -3,12 +3,14 @@
 The site is built from the notebooks' stored outputs (which nbval verifies), not re-executed.
 The browser test needs Debian's Chromium (/usr/bin/chromium); it skips, saying so, if absent.
 """
+import functools
 import os
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import pytest
 import yaml
@@ -113,6 +115,33 @@ def open_page(browser, path):
     return page, problems, requests
 
 
+@functools.lru_cache(maxsize=None)
+def element_ids(path: Path) -> frozenset:
+    return frozenset(re.findall(r'\sid="([^"]+)"', path.read_text(encoding="utf-8")))
+
+
+def broken_internal_links(urls: list) -> list:
+    """The file: links among ``urls`` whose file, or whose #fragment in that file, is missing."""
+    broken = []
+    for url in urls:
+        parts = urlparse(url)
+        if parts.scheme != "file":
+            continue
+        target = Path(unquote(parts.path))
+        if not target.is_file():
+            broken.append(url)
+        elif parts.fragment and target.suffix == ".html" and \
+                unquote(parts.fragment) not in element_ids(target):
+            broken.append(url)
+    return broken
+
+
+def heading_levels(page) -> list:
+    return page.evaluate("() => Array.from(document.querySelectorAll("
+                         "'article.bd-article :is(h1, h2, h3, h4, h5, h6)'))"
+                         ".map(h => Number(h.tagName[1]))")
+
+
 @pytest.mark.parametrize("name", toc_pages())
 def test_page_in_browser(browser, name):
     page, problems, requests = open_page(browser, HTML / name)
@@ -130,7 +159,32 @@ def test_page_in_browser(browser, name):
     assert not problems, problems
     remote = [u for u in requests if not u.startswith(("file:", "data:", "blob:", "about:"))]
     assert not remote, remote
+    links = page.evaluate("() => Array.from(document.querySelectorAll('a[href]'), a => a.href)")
+    assert not broken_internal_links(links), broken_internal_links(links)
+    levels = heading_levels(page)
+    if name not in ("search.html", "genindex.html"):      # the theme's pages, not the book's
+        assert levels[:1] == [1] and levels.count(1) == 1, levels
+        assert all(b <= a + 1 for a, b in zip(levels, levels[1:])), f"heading skips a level: {levels}"
     page.close()
+
+
+def test_broken_links_are_detected(site):
+    index = (HTML / "index.html").as_uri()
+    assert broken_internal_links([index, "https://example.org/x"]) == []
+    assert broken_internal_links([index + "#no-such-id", (HTML / "nope.html").as_uri()]) == [
+        index + "#no-such-id", (HTML / "nope.html").as_uri()]
+
+
+NOTEBOOK_PAGES = sorted(p.stem for p in (ROOT / "chapters").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("stem", NOTEBOOK_PAGES)
+def test_notebook_pages_offer_the_ipynb_download(site, stem):
+    html = (HTML / "chapters" / f"{stem}.html").read_text(encoding="utf-8")
+    assert f'href="../_sources/chapters/{stem}.ipynb"' in html
+    assert (HTML / "_sources" / "chapters" / f"{stem}.ipynb").is_file()
+    # launch buttons (Binder, Colab) are off until _config.yml names a repository
+    assert "colab.research.google.com" not in html and "mybinder" not in html
 
 
 def test_solution_dropdown_opens_on_click(browser):

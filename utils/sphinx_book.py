@@ -11,12 +11,25 @@
    (``const THEBE_JS_URL = ...``) with ``app.add_js_file`` while documents are being read;
    it reaches the page twice (once with filename None, once with "") and the browser logs
    "Identifier 'THEBE_JS_URL' has already been declared". We drop repeated script entries.
+4. Execution times without re-executing: MyST-NB's ``nb-exec-table`` lists only notebooks the
+   build itself executed. For a notebook rendered from stored outputs we record, in MyST-NB's
+   own metadata, the time its cells took when the outputs were made (the per-cell timestamps
+   nbconvert stores), with the method "stored outputs".
+5. ``{exercise-table}``: a table of every exercise of the numbered chapters — its kind
+   (the exercise's ``:class: kind-…``) and, for implement-exercises, the checker its check cell
+   calls with the first sentence of that checker's docstring (for the instructor guide).
 """
 from __future__ import annotations
 
 import json
+import re
 import shutil
+from datetime import datetime
 from pathlib import Path
+
+from docutils import nodes
+from docutils.statemachine import StringList
+from sphinx.util.docutils import SphinxDirective
 
 MATHJAX_FILES = ("tex-mml-chtml.js", "output/chtml/fonts/woff-v2", "input/tex/extensions",
                  "ui", "a11y", "adaptors", "sre")
@@ -68,6 +81,89 @@ def render_stored_outputs(app, config) -> None:
                                                    rel.as_posix()]
 
 
+def stored_execution(path: Path) -> dict | None:
+    """Seconds the notebook's code cells took when its stored outputs were computed, and when
+    that finished: {"runtime": s, "mtime": POSIX time}, or None without timing metadata."""
+    cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
+    runtime, last = 0.0, None
+    for cell in cells:
+        timing = cell.get("metadata", {}).get("execution", {})
+        if cell.get("cell_type") != "code" or "iopub.execute_input" not in timing:
+            continue
+        start, end = (datetime.fromisoformat(timing[k].replace("Z", "+00:00"))
+                      for k in ("iopub.execute_input", "shell.execute_reply"))
+        runtime += (end - start).total_seconds()
+        last = end if last is None else max(last, end)
+    return None if last is None else {"runtime": runtime, "mtime": last.timestamp()}
+
+
+def note_stored_execution(app, doctree) -> None:
+    from myst_nb.sphinx_ import NbMetadataCollector
+
+    env = app.env
+    path = Path(env.doc2path(env.docname))
+    if path.suffix != ".ipynb" or NbMetadataCollector.get_exec_data(env, env.docname):
+        return
+    stored = stored_execution(path)
+    if stored is not None:
+        NbMetadataCollector.set_exec_data(env, env.docname, {
+            **stored, "method": "stored outputs", "succeeded": True, "error": None,
+            "traceback": None})
+
+
+KINDS = ("implement", "experiment", "explain")
+_EXERCISE = re.compile(r"^```\{exercise\} (?P<title>.*)\n:label: (?P<label>\S+)\n"
+                       r"(?::class: kind-(?P<kind>\w+)\n)?")
+_CHECK = re.compile(r"\b(check_\w+)\(")
+
+
+def chapter_exercises(path: Path) -> list:
+    """[{title, label, kind, checker}] for each exercise of a notebook, in order; checker is
+    the ``check_*`` function called by a code cell before the next exercise (or None)."""
+    cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
+    found = []
+    for cell in cells:
+        source = "".join(cell.get("source", ""))
+        match = _EXERCISE.match(source) if cell.get("cell_type") == "markdown" else None
+        if match:
+            found.append({**match.groupdict(), "checker": None})
+        elif found and cell.get("cell_type") == "code" and _CHECK.search(source):
+            found[-1]["checker"] = _CHECK.search(source).group(1)
+    return found
+
+
+def check_summary(doc: str) -> str:
+    """What a checker tests: its docstring's first paragraph, without the leading "Check"."""
+    text = " ".join((doc or "").strip().split("\n\n")[0].split())
+    return text[len("Check "):] if text.startswith("Check ") else text
+
+
+class ExerciseTable(SphinxDirective):
+    """``{exercise-table}``: every exercise of ``chapters/NN_*.ipynb``, one table per chapter."""
+
+    def run(self):
+        from utils import checks
+
+        chapters = Path(self.env.srcdir) / "chapters"
+        lines = []
+        for path in sorted(chapters.glob("[0-9][0-9]_*.ipynb")):
+            self.env.note_dependency(str(path))
+            lines += [f"**{{doc}}`{path.stem}`**", "",
+                      "| Exercise | Kind | The automatic check: the function's signature, and what is tested |", "|---|---|---|"]
+            for ex in chapter_exercises(path):
+                check = ""
+                if ex["checker"]:
+                    check = f"`{ex['checker']}`: " + check_summary(
+                        getattr(checks, ex["checker"]).__doc__)
+                title, check = (text.replace("|", "\\|") for text in (ex["title"], check))
+                lines.append(f"| {{ref}}`{ex['label']}`: {title} | {ex['kind'] or '?'} | "
+                             f"{check} |")
+            lines.append("")
+        container = nodes.container(classes=["exercise-table"])
+        self.state.nested_parse(StringList(lines), self.content_offset, container)
+        return [container]
+
+
 def drop_duplicate_scripts(app, pagename, templatename, context, doctree) -> None:
     scripts = context.get("script_files")
     if not scripts:
@@ -86,5 +182,7 @@ def drop_duplicate_scripts(app, pagename, templatename, context, doctree) -> Non
 def setup(app):
     app.connect("config-inited", render_stored_outputs)
     app.connect("build-finished", copy_mathjax)
+    app.connect("doctree-read", note_stored_execution)
+    app.add_directive("exercise-table", ExerciseTable)
     app.connect("html-page-context", drop_duplicate_scripts, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

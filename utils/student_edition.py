@@ -2,8 +2,8 @@
 
     python -m utils.student_edition --out student_edition [--force]
 
-For every chapter notebook, the cells between a ``{solution-start}`` and a ``{solution-end}``
-markdown cell are rewritten:
+For every chapter notebook (``chapters/NN_*.ipynb``), the cells between a ``{solution-start}``
+and a ``{solution-end}`` markdown cell are rewritten:
 
 * code cells keep every statement except function bodies: each function keeps its signature
   and docstring and raises ``NotImplementedError`` (so the check cell after it reports
@@ -107,7 +107,8 @@ def _cleared(cell) -> nbformat.NotebookNode:
 
 
 def write_student_edition(out: Path, force: bool = False, chapters: Path = CHAPTERS) -> list:
-    """Write every ``chapters/*.ipynb`` as a student notebook under ``out``; returns the paths."""
+    """Write every chapter ``chapters/NN_*.ipynb`` as a student notebook under ``out`` (the
+    instructor guide is not a chapter); returns the paths."""
     out = Path(out).resolve()
     if out == chapters.resolve() or chapters.resolve() in out.parents:
         raise ValueError(f"refusing to write into {chapters}: choose a folder outside chapters/")
@@ -115,7 +116,7 @@ def write_student_edition(out: Path, force: bool = False, chapters: Path = CHAPT
         raise ValueError(f"{out} is not empty; pass --force to overwrite its notebooks")
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for path in sorted(chapters.glob("*.ipynb")):
+    for path in sorted(chapters.glob("[0-9][0-9]_*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         target = out / path.name
         nbformat.write(student_notebook(nb), target)

@@ -9,14 +9,17 @@ from .core import _call, _diagnose, _Failed, _run, _tensor
 UNK = "[UNK]"
 
 
-def wordpiece(word: str, vocab, max_chars: int = 100, prefix: str = "##") -> list:
+def wordpiece(word: str, vocab, max_chars: int = 100, prefix: str = "##",
+              longest_first: bool = True) -> list:
     """Greedy longest-match-first WordPiece (BERT's): pieces after the first carry ``prefix``;
-    a word that cannot be covered by the vocabulary becomes one [UNK]."""
+    a word that cannot be covered by the vocabulary becomes one [UNK]. (``longest_first=False``
+    is a mistake the checker recognises: taking the shortest match.)"""
     if len(word) > max_chars:
         return [UNK]
     pieces, start = [], 0
     while start < len(word):
-        for end in range(len(word), start, -1):
+        ends = range(len(word), start, -1) if longest_first else range(start + 1, len(word) + 1)
+        for end in ends:
             piece = (prefix if start else "") + word[start:end]
             if piece in vocab:
                 break
@@ -28,17 +31,7 @@ def wordpiece(word: str, vocab, max_chars: int = 100, prefix: str = "##") -> lis
 
 
 def _shortest_first(word, vocab):
-    pieces, start = [], 0
-    while start < len(word):
-        for end in range(start + 1, len(word) + 1):
-            piece = ("##" if start else "") + word[start:end]
-            if piece in vocab:
-                break
-        else:
-            return [UNK]
-        pieces.append(piece)
-        start = end
-    return pieces
+    return wordpiece(word, vocab, longest_first=False)
 
 
 VOCAB = {"un", "##aff", "##able", "aff", "able", "play", "p", "##l", "##a", "##y", "##ing", "ing",

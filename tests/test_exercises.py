@@ -1,0 +1,43 @@
+"""Every chapter's exercises: at least four, each with a kind; implement-exercises are checked
+automatically by a checker that the checker tests exercise."""
+from pathlib import Path
+
+import pytest
+
+from utils import checks
+from utils.sphinx_book import KINDS, chapter_exercises
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAPTERS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
+CHECKER_TESTS = (ROOT / "tests" / "test_checks.py").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_exercises_have_kinds_and_checkers(path):
+    exercises = chapter_exercises(path)
+    assert len(exercises) >= 4, f"{path.name} has {len(exercises)} exercises"
+    labels = [ex["label"] for ex in exercises]
+    assert len(set(labels)) == len(labels)
+    for ex in exercises:
+        assert ex["kind"] in KINDS, f"{ex['label']}: give it `:class: kind-…` ({KINDS})"
+        if ex["kind"] == "implement":
+            assert ex["checker"], f"{ex['label']} is an implement-exercise without a check cell"
+            assert callable(getattr(checks, ex["checker"], None)), ex["checker"]
+            assert f"{ex['checker']}(" in CHECKER_TESTS, f"no test of {ex['checker']}"
+        else:
+            assert ex["checker"] is None, f"{ex['label']} calls {ex['checker']}: implement?"
+
+
+def test_kinds_are_read_from_the_exercise_directive(tmp_path):
+    import nbformat
+
+    cells = [nbformat.v4.new_markdown_cell("```{exercise} A\n:label: ex-a\n:class: kind-explain\n\n"
+                                           "Why?\n```"),
+             nbformat.v4.new_markdown_cell("```{exercise} B\n:label: ex-b\n:class: kind-implement\n"
+                                           "\nWrite f.\n```"),
+             nbformat.v4.new_code_cell("check_f(f)")]
+    path = tmp_path / "99_x.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
+    assert chapter_exercises(path) == [
+        {"title": "A", "label": "ex-a", "kind": "explain", "checker": None},
+        {"title": "B", "label": "ex-b", "kind": "implement", "checker": "check_f"}]
