@@ -200,3 +200,23 @@ def test_solution_dropdown_opens_on_click(browser):
     assert first.locator(".highlight").first.is_visible()
     assert not problems, problems
     page.close()
+
+
+def test_repository_url_switches_launch_buttons_on(tmp_path):
+    """Setting only `repository.url` in _config.yml gives Binder and Colab buttons."""
+    config = (ROOT / "_config.yml").read_text(encoding="utf-8")
+    assert '\n  url: ""\n' in config                      # off by default
+    (tmp_path / "_config.yml").write_text(config.replace(
+        '\n  url: ""\n', '\n  url: "https://github.com/example/attention-book"\n'))
+    jb = Path(sys.executable).parent / "jupyter-book"
+    result = subprocess.run([str(jb), "build", str(ROOT), "--config", str(tmp_path / "_config.yml"),
+                             "--path-output", str(tmp_path), "-W", "-n", "--keep-going"],
+                            capture_output=True, text=True, env={**os.environ,
+                                                                 "ATTENTION_BOOK_QUIET": "1"})
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    html = (tmp_path / "_build" / "html" / "chapters" / "10_gpt_decoder_only.html").read_text(
+        encoding="utf-8")
+    assert ("https://mybinder.org/v2/gh/example/attention-book/main?urlpath=tree/chapters/"
+            "10_gpt_decoder_only.ipynb") in html
+    assert ("https://colab.research.google.com/github/example/attention-book/blob/main/"
+            "chapters/10_gpt_decoder_only.ipynb") in html

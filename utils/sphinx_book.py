@@ -17,7 +17,10 @@
    nbconvert stores), with the method "stored outputs".
 5. ``{exercise-table}``: a table of every exercise of the numbered chapters — its kind
    (the exercise's ``:class: kind-…``) and, for implement-exercises, the checker its check cell
-   calls with the first sentence of that checker's docstring (for the instructor guide).
+   calls with the first paragraph of that checker's docstring (for the instructor guide).
+6. Launch buttons follow the repository: they stay off while ``repository.url`` in
+   ``_config.yml`` is empty (the site works offline), and setting it is enough to get Binder and
+   Colab buttons on every notebook page (their URLs can still be set explicitly).
 """
 from __future__ import annotations
 
@@ -164,6 +167,19 @@ class ExerciseTable(SphinxDirective):
         return [container]
 
 
+LAUNCH_DEFAULTS = {"binderhub_url": "https://mybinder.org",
+                   "colab_url": "https://colab.research.google.com"}
+
+
+def launch_buttons_with_repository(app, config) -> None:
+    options = config.html_theme_options
+    launch = options.get("launch_buttons") or {}
+    chosen = ("binderhub_url", "jupyterhub_url", "colab_url", "jupyterlite_url", "deepnote_url")
+    if not options.get("repository_url") or any(launch.get(k) for k in chosen):
+        return
+    options["launch_buttons"] = {**launch, **LAUNCH_DEFAULTS}
+
+
 def drop_duplicate_scripts(app, pagename, templatename, context, doctree) -> None:
     scripts = context.get("script_files")
     if not scripts:
@@ -181,6 +197,7 @@ def drop_duplicate_scripts(app, pagename, templatename, context, doctree) -> Non
 
 def setup(app):
     app.connect("config-inited", render_stored_outputs)
+    app.connect("config-inited", launch_buttons_with_repository)
     app.connect("build-finished", copy_mathjax)
     app.connect("doctree-read", note_stored_execution)
     app.add_directive("exercise-table", ExerciseTable)
