@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from utils.attention import (AdditiveAttention, attention_pool, lengths_to_valid,
+from utils.attention import (AdditiveAttention, additive_mask, attention_pool, lengths_to_valid,
                              masked_softmax, padding_to_valid)
 
 
@@ -85,6 +85,13 @@ def test_additive_attention_matches_a_naive_loop():
         expected_w = torch.softmax(scores, -1)
         assert torch.allclose(weights[b], expected_w, atol=1e-6)
         assert torch.allclose(context[b], expected_w @ keys[b], atol=1e-6)
+    # PyTorch's float-mask convention (0 or -inf, added to the scores) gives the same result
+    float_mask = additive_mask(valid)
+    assert float_mask.dtype == torch.float32 and float_mask[1, 4:].eq(float("-inf")).all()
+    assert float_mask[~valid.logical_not()].eq(0).all()
+    context_f, weights_f = attn(query, attn.project_keys(keys), keys, float_mask)
+    assert torch.allclose(weights_f, weights, atol=1e-7) and (weights_f[1, 4:] == 0).all()
+    assert torch.allclose(context_f, context, atol=1e-6)
 
 
 def test_additive_attention_gradcheck_and_errors():

@@ -1,7 +1,8 @@
 """RNNsearch: shapes, masks, consistency of teacher forcing and greedy decoding, gradients."""
 import torch
 
-from utils.data.minigerman import SEED_PAIR, Pair
+from utils.data.minigerman import SEED_PAIR
+from utils.data.pair import Pair
 from utils.data.vocab import Vocab, make_batch
 from utils.metrics import alignment_hits, attention_alignment_accuracy
 from utils.models.bahdanau import BahdanauSeq2Seq

@@ -243,8 +243,8 @@ def test_local_p_checker():
         distance = torch.arange(scores.shape[-1]).view(1, 1, -1) - centre.unsqueeze(-1)
         return no_gauss(scores, centre, D) * torch.exp(-distance ** 2 / (2 * D ** 2))
 
-    cases = {stub: "not implemented yet", no_window: "farther than D", no_gauss: "Gaussian factor",
-             sigma_d: "σ should be D / 2", (lambda s, c, D: s): "farther than D"}
+    cases = {stub: "not implemented yet", no_window: "farther than R", no_gauss: "Gaussian factor",
+             sigma_d: "σ should be R / 2", (lambda s, c, D: s): "farther than R"}
     for fn, message in cases.items():
         result = check_local_p_weights(fn)
         assert not result, message

@@ -118,7 +118,20 @@ def test_tsv_loader_reads_the_anki_format(tmp_path):
     assert pairs[1].tgt == ("ich", "bin", "müde", ",", "tom", ".")
     assert pairs[2].tgt[-2] == "fußball" and pairs[0].alignment == ()
     assert len(load_tsv_pairs(path, max_pairs=2)) == 2
-    assert [len(p.src) for p in load_tsv_pairs(path, max_len=2)] == [2]
+    short = load_tsv_pairs(path, max_len=2)
+    assert [len(p.src) for p in short] == [2]
+    assert short.skipped == {"blank": 1, "empty side": 0, "too long": 2}
+
+
+def test_tsv_loader_strips_a_byte_order_mark_and_counts_what_it_skips(tmp_path):
+    path = tmp_path / "bom.txt"
+    path.write_bytes("\ufeffHi.\tHallo.\r\n\r\nGo.\tGeh.\r\n".encode("utf-8"))
+    corpus = load_tsv_pairs(path)
+    assert [p.src for p in corpus] == [("hi", "."), ("go", ".")]
+    assert corpus[1].tgt == ("geh", ".")
+    assert corpus.skipped == {"blank": 1, "empty side": 0, "too long": 0}
+    path.write_bytes("Hi.\t  \n".encode("utf-8"))
+    assert load_tsv_pairs(path).skipped["empty side"] == 1
 
 
 def test_tsv_loader_errors(tmp_path):
@@ -128,6 +141,15 @@ def test_tsv_loader_errors(tmp_path):
     bad.write_text("only one column\n", encoding="utf-8")
     with pytest.raises(ValueError, match="bad.txt:1"):
         load_tsv_pairs(bad)
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes("Hi.\tHallo.\nGreat.\tSchön.\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"latin1.txt:2: not valid UTF-8"):
+        load_tsv_pairs(latin1)
+    for bad_value in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match="max_pairs must be a positive whole number"):
+            load_tsv_pairs(bad, max_pairs=bad_value)
+        with pytest.raises(ValueError, match="max_len must be a positive whole number"):
+            load_tsv_pairs(bad, max_len=bad_value)
     assert tokenize("Hallo, Welt!") == ("hallo", ",", "welt", "!")
 
 

@@ -7,11 +7,11 @@ import torch
 
 matplotlib.use("Agg")
 
-from utils.data.minigerman import Pair  # noqa: E402
+from utils.data.pair import Pair  # noqa: E402
 from utils.data.vocab import EOS, PAD, Vocab, endless_batches  # noqa: E402
 from utils.metrics import (accuracy_by_source_position, accuracy_by_target_position,  # noqa: E402
                            cut_after_eos, evaluate, evaluate_by_bucket, format_table,
-                           token_accuracy)
+                           teacher_forced_accuracy, token_accuracy)
 from utils.models.rnn import FixedContextSeq2Seq, Seq2SeqConfig  # noqa: E402
 from utils.plots import alignment_matrix, plot_attention, plot_by_length, plot_history  # noqa: E402
 from utils.train import TrainConfig, fit, progress_enabled, sequence_loss  # noqa: E402
@@ -79,6 +79,8 @@ def test_fit_learns_to_copy_and_evaluation_agrees():
     rows = evaluate_by_bucket(model, [pairs[:50], pairs[50:100]], [(3, 4), (5, 5)], sv, tv)
     assert [r["bucket"] for r in rows] == ["3–4", "5–5"]
     assert rows[0]["greedy_acc"] > 0.8
+    assert teacher_forced_accuracy(model, pairs[:50], sv, tv) == pytest.approx(
+        evaluate(model, pairs[:50], sv, tv)["tf_acc"])
     by_src = accuracy_by_source_position(model, pairs[:50], sv, tv, n_bins=2)
     by_tgt = accuracy_by_target_position(model, pairs[:50], sv, tv, n_bins=2)
     assert len(by_src) == 2 and set(by_tgt) == {"tf", "greedy"}
@@ -131,3 +133,29 @@ def test_learning_rate_warms_up_then_decays():
     assert [learning_rate_factor(s, 100, 4) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
     assert learning_rate_factor(0, 100) == 1.0 and abs(learning_rate_factor(99, 100) - 0.109) < 1e-9
     assert learning_rate_factor(50, 100, 4) == learning_rate_factor(50, 100)
+
+
+def test_fit_calls_the_evaluation_callback_and_keeps_its_time_out_of_the_clock():
+    import time as _time
+
+    from utils.train import TrainConfig, fit
+
+    calls = []
+
+    def slow_evaluation(model):
+        assert not model.training and not torch.is_grad_enabled()
+        _time.sleep(0.05)
+        calls.append(1)
+        return len(calls)
+
+    pairs = copy_pairs(40)
+    sv, tv = Vocab(p.src for p in pairs), Vocab(p.tgt for p in pairs)
+    model = FixedContextSeq2Seq(Seq2SeqConfig(len(sv), len(tv), 8, 8))
+    batches = endless_batches(pairs, 8, sv, tv)
+    history = fit(model, batches, TrainConfig(steps=5, lr=1e-3, log_every=1),
+                  evaluate=slow_evaluation, evaluate_every=2)
+    assert [s for s, _ in history.evaluations] == [0, 2, 4, 5]
+    assert [r for _, r in history.evaluations] == [1, 2, 3, 4]
+    assert history.seconds < 0.2  # four sleeps of 0.05 s are not training time
+    with pytest.raises(ValueError, match="evaluate_every"):
+        fit(model, batches, TrainConfig(steps=1), evaluate=slow_evaluation, evaluate_every=0)

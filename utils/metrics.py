@@ -71,6 +71,19 @@ def evaluate(model, pairs: list, src_vocab: Vocab, tgt_vocab: Vocab,
             "exact": counts["exact"] / len(pairs), "bleu": bleu, "hypotheses": hyps}
 
 
+@torch.no_grad()
+def teacher_forced_accuracy(model, pairs: list, src_vocab: Vocab, tgt_vocab: Vocab,
+                            batch_size: int = 200) -> float:
+    """Teacher-forced token accuracy alone (no decoding, so cheap enough to call in training)."""
+    hits = tokens = 0
+    for batch in iterate_batches(pairs, batch_size, src_vocab, tgt_vocab):
+        mask = batch.tgt_out != PAD  # (B, T)
+        predicted = teacher_forced_logits(model, batch).argmax(-1)  # (B, T)
+        hits += ((predicted == batch.tgt_out) & mask).sum().item()
+        tokens += mask.sum().item()
+    return hits / tokens
+
+
 def evaluate_by_bucket(model, groups: list, buckets: list, src_vocab: Vocab, tgt_vocab: Vocab,
                        **kwargs) -> list:
     """One ``evaluate`` row per length bucket; ``groups[i]`` holds the pairs of ``buckets[i]``."""

@@ -42,20 +42,20 @@ def plot_history(histories: dict, ax=None):
 
 
 def plot_attention(weights, src_tokens, tgt_tokens, ax=None, title: str | None = None,
-                   colorbar: bool = True):
+                   colorbar: bool = True, colorbar_label: str = "attention weight"):
     """Heatmap of attention weights (T, S): row t shows where target token t looks.
 
-    Source tokens label the columns (x axis), target tokens the rows (y axis).
+    Source tokens label the columns (x axis), target tokens the rows (y axis). The colour scale
+    runs from 0 to 1, the range of a weight, so that maps can be compared.
     """
     weights = weights.detach().cpu().numpy() if torch.is_tensor(weights) else np.asarray(weights)
     if weights.shape != (len(tgt_tokens), len(src_tokens)):
         raise ValueError(f"weights have shape {weights.shape} but there are {len(tgt_tokens)} "
                          f"target and {len(src_tokens)} source tokens")
     if ax is None:
-        width = 1.0 + 0.32 * len(src_tokens)
-        _, ax = plt.subplots(figsize=(max(3.0, width), max(2.0, 0.8 + 0.3 * len(tgt_tokens))))
-    image = ax.imshow(weights, cmap="Greys", vmin=0.0, vmax=max(1e-9, float(weights.max())),
-                      aspect="auto")
+        width = 1.6 + 0.34 * len(src_tokens)
+        _, ax = plt.subplots(figsize=(max(4.0, width), max(2.6, 1.0 + 0.32 * len(tgt_tokens))))
+    image = ax.imshow(weights, cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto")
     ax.set_xticks(range(len(src_tokens)), src_tokens, rotation=90)
     ax.set_yticks(range(len(tgt_tokens)), tgt_tokens)
     ax.set_xlabel("source (English)")
@@ -64,7 +64,7 @@ def plot_attention(weights, src_tokens, tgt_tokens, ax=None, title: str | None =
     if title:
         ax.set_title(title)
     if colorbar:
-        plt.colorbar(image, ax=ax, fraction=0.04, pad=0.02)
+        plt.colorbar(image, ax=ax, fraction=0.04, pad=0.02, label=colorbar_label)
     return ax
 
 

@@ -32,11 +32,13 @@ class TrainConfig:
 
 @dataclass
 class History:
-    """Training loss (mean over each window of ``log_every`` steps) and wall-clock time."""
+    """Training loss (mean over each window of ``log_every`` steps), wall-clock time of the
+    training steps, and the results of the optional evaluation callback as (step, result)."""
 
     steps: list = field(default_factory=list)
     loss: list = field(default_factory=list)
     seconds: float = 0.0
+    evaluations: list = field(default_factory=list)
 
 
 def sequence_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -62,19 +64,36 @@ def learning_rate_factor(step: int, steps: int, warmup: int = 0) -> float:
     return 1.0 - 0.9 * step / max(1, steps)
 
 
-def fit(model: torch.nn.Module, batches, config: TrainConfig, desc: str = "training") -> History:
+def fit(model: torch.nn.Module, batches, config: TrainConfig, desc: str = "training",
+        evaluate=None, evaluate_every: int = 100) -> History:
     """Train ``model`` for ``config.steps`` batches drawn from the iterator ``batches``.
 
     The model is called as ``model(src, src_lengths, tgt_in)`` and returns logits (B, T, V)
     or a tuple whose first element is the logits. Adam, gradient clipping, and a learning
     rate that rises linearly over ``config.warmup`` steps (if any), then decays linearly to
     10 % of its peak over the run.
+
+    ``evaluate(model)``, if given, is called before training and every ``evaluate_every``
+    steps, in eval mode without gradients; its results are kept in ``History.evaluations``
+    and its time is not counted in ``History.seconds``.
     """
+    if evaluate_every < 1:
+        raise ValueError(f"evaluate_every must be a positive number of steps, got {evaluate_every}")
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: learning_rate_factor(
         step, config.steps, config.warmup))
     history, window = History(), []
+
+    def run_evaluation(step):
+        model.eval()
+        with torch.no_grad():
+            history.evaluations.append((step, evaluate(model)))
+        model.train()
+
     model.train()
+    if evaluate is not None:
+        run_evaluation(0)
+    seconds = 0.0
     start = time.perf_counter()
     bar = tqdm(range(1, config.steps + 1), desc=desc, disable=not progress_enabled())
     for step in bar:
@@ -91,6 +110,10 @@ def fit(model: torch.nn.Module, batches, config: TrainConfig, desc: str = "train
             history.loss.append(sum(window) / len(window))
             bar.set_postfix(loss=f"{history.loss[-1]:.3f}")
             window = []
-    history.seconds = time.perf_counter() - start
+        if evaluate is not None and (step % evaluate_every == 0 or step == config.steps):
+            seconds += time.perf_counter() - start
+            run_evaluation(step)
+            start = time.perf_counter()
+    history.seconds = seconds + time.perf_counter() - start
     model.eval()
     return history

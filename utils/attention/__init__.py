@@ -19,13 +19,13 @@ all-zero weights (its context is the zero vector) instead of the NaNs a plain so
 Shape letters: B batch, L queries, S keys, D key/query width, K value width, A attention width,
 E model width, H heads.
 """
-from .additive import AdditiveAttention
+from .additive import AdditiveAttention, additive_mask
 from .masks import (attention_entropy, attention_pool, causal_mask, lengths_to_valid,
                     masked_softmax, padding_to_valid)
 from .multihead import MultiHeadAttention
 from .scaled import scaled_dot_product_attention
 from .tiled import tiled_attention
 
-__all__ = ["AdditiveAttention", "MultiHeadAttention", "attention_entropy", "attention_pool",
-           "causal_mask", "lengths_to_valid", "masked_softmax", "padding_to_valid",
+__all__ = ["AdditiveAttention", "MultiHeadAttention", "additive_mask", "attention_entropy",
+           "attention_pool", "causal_mask", "lengths_to_valid", "masked_softmax", "padding_to_valid",
            "scaled_dot_product_attention", "tiled_attention"]

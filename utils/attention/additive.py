@@ -25,14 +25,28 @@ class AdditiveAttention(nn.Module):
         return self.W_key(keys)
 
     def forward(self, query: torch.Tensor, projected_keys: torch.Tensor, values: torch.Tensor,
-                valid: torch.Tensor | None = None) -> tuple:
-        """query (B, query_dim), projected keys (B, S, A), values (B, S, K), valid (B, S)
-        -> context (B, K), weights (B, S)."""
+                mask: torch.Tensor | None = None) -> tuple:
+        """query (B, query_dim), projected keys (B, S, A), values (B, S, K) -> context (B, K),
+        weights (B, S).
+
+        ``mask`` (B, S) follows ``F.scaled_dot_product_attention``: a bool mask is True where a
+        key may be attended (a row with none gets zero weights); a float mask is added to the
+        scores (0 or -inf). A decoder that attends at every step computes the float mask once per
+        sentence (``additive_mask``), which saves the bool mask's extra work at each step."""
         if query.dim() != 2 or query.shape[0] != projected_keys.shape[0]:
             raise ValueError(f"query must be (batch, query_dim) with batch "
                              f"{projected_keys.shape[0]}, got {tuple(query.shape)}")
         energy = torch.tanh(projected_keys + self.W_query(query).unsqueeze(1))  # (B, S, A)
         scores = self.v(energy).squeeze(-1)  # (B, S)
-        weights = masked_softmax(scores, valid)  # (B, S)
+        if mask is not None and mask.is_floating_point():
+            weights = torch.softmax(scores + mask, dim=-1)  # (B, S)
+        else:
+            weights = masked_softmax(scores, mask)  # (B, S)
         context = attention_pool(weights.unsqueeze(1), values).squeeze(1)  # (B, K)
         return context, weights
+
+
+def additive_mask(valid: torch.Tensor, dtype=torch.float32) -> torch.Tensor:
+    """A bool mask (True = may attend) as the float mask that is added to scores: 0 or -inf."""
+    return torch.zeros(valid.shape, dtype=dtype, device=valid.device).masked_fill(
+        ~valid, float("-inf"))

@@ -158,26 +158,26 @@ def check_general_scores(fn) -> str:
 
 @_run
 def check_local_p_weights(fn) -> str:
-    """Check ``fn(scores (B, T, S), centre (B, T), window D) -> (B, T, S)``: local-p weights."""
+    """Check ``fn(scores (B, T, S), centre (B, T), window half-width R) -> (B, T, S)``: local-p weights."""
     name = getattr(fn, "__name__", "your function")
     gen = torch.Generator().manual_seed(4)
     cases = [(torch.randn(2, 3, 12, generator=gen), torch.tensor([[2.0, 5.5, 9.0], [0.0, 11.0, 6.3]]), 2),
              (torch.randn(1, 2, 6, generator=gen), torch.tensor([[2.5, 4.0]]), 1),
              (torch.randn(1, 1, 20, generator=gen), torch.tensor([[10.2]]), 4)]
-    for scores, centre, D in cases:
+    for scores, centre, R in cases:
         shape = tuple(scores.shape)
-        got = _tensor(_call(fn, name, scores.clone(), centre.clone(), D), name, shape)
+        got = _tensor(_call(fn, name, scores.clone(), centre.clone(), R), name, shape)
         everywhere = torch.ones_like(scores, dtype=torch.bool)
-        expected = local_weights(scores, everywhere, centre.unsqueeze(-1), D, gaussian=True)
+        expected = local_weights(scores, everywhere, centre.unsqueeze(-1), R, gaussian=True)
         distance = torch.arange(shape[-1]).view(1, 1, -1) - centre.unsqueeze(-1)
         if not torch.allclose(got, expected, atol=1e-5) and \
-                (got[distance.abs() > D].abs() > 1e-6).any():
-            raise _Failed(f"positions farther than D = {D} from p_t got weight; the window is "
-                          "[p_t - D, p_t + D]")
-        window_softmax = expected / torch.exp(-distance ** 2 / (2 * (D / 2) ** 2))
+                (got[distance.abs() > R].abs() > 1e-6).any():
+            raise _Failed(f"positions farther than R = {R} from p_t got weight; the window is "
+                          "[p_t - R, p_t + R]")
+        window_softmax = expected / torch.exp(-distance ** 2 / (2 * (R / 2) ** 2))
         _diagnose(got, expected, [
             (window_softmax, "the Gaussian factor exp(-(i - p_t)² / 2σ²) is missing"),
-            (window_softmax * torch.exp(-distance ** 2 / (2 * D ** 2)), "σ should be D / 2, not D"),
-        ], f"wrong weights for D = {D}: softmax over the window, then times the Gaussian "
+            (window_softmax * torch.exp(-distance ** 2 / (2 * R ** 2)), "σ should be R / 2, not R"),
+        ], f"wrong weights for R = {R}: softmax over the window, then times the Gaussian "
            "centred at p_t")
     return f"{name} computes local-p weights: window softmax times a Gaussian."

@@ -2,13 +2,18 @@
 
 Each line is ``English<TAB>German[<TAB>attribution]``. Download such a file yourself and pass
 its path; the book never downloads anything.
+
+>>> corpus = load_tsv_pairs("deu.txt", max_len=20)          # doctest: +SKIP
+>>> len(corpus.pairs), corpus.skipped                        # doctest: +SKIP
+(240512, {'blank': 0, 'empty side': 3, 'too long': 1277})
 """
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from .minigerman import Pair
+from .pair import Pair
 
 _TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 
@@ -18,27 +23,62 @@ def tokenize(text: str) -> tuple:
     return tuple(_TOKEN.findall(text.lower()))
 
 
-def load_tsv_pairs(path, max_pairs: int | None = None, max_len: int | None = None) -> list:
-    """Sentence pairs from a tab-separated file, tokenized; pairs have no gold alignment.
+@dataclass
+class Corpus:
+    """The pairs read from a file, and how many lines were skipped, by reason."""
 
-    ``max_len`` drops pairs whose English side is longer; ``max_pairs`` stops early.
+    pairs: list
+    skipped: dict = field(default_factory=lambda: {"blank": 0, "empty side": 0, "too long": 0})
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __iter__(self):
+        return iter(self.pairs)
+
+    def __getitem__(self, index):
+        return self.pairs[index]
+
+
+def _check_limit(name: str, value) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f"{name} must be a positive whole number or None, got {value!r}")
+
+
+def load_tsv_pairs(path, max_pairs: int | None = None, max_len: int | None = None) -> Corpus:
+    """Sentence pairs from a tab-separated UTF-8 file, tokenized; pairs have no gold alignment.
+
+    ``max_len`` skips pairs whose English side has more tokens; ``max_pairs`` stops early.
+    A byte-order mark at the start of the file is ignored. Skipped lines are counted in
+    ``Corpus.skipped``; a line without a tab, or with bytes that are not UTF-8, is an error
+    that names the file and the line.
     """
+    _check_limit("max_pairs", max_pairs)
+    _check_limit("max_len", max_len)
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no corpus file at {path}; download one (e.g. deu.txt) first")
-    pairs = []
-    with path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            line = line.rstrip("\n")
+    corpus = Corpus([])
+    with path.open("rb") as f:
+        for number, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as error:
+                raise ValueError(f"{path}:{number}: not valid UTF-8 (byte {error.start} of the "
+                                 "line); save the file as UTF-8") from None
             if not line.strip():
+                corpus.skipped["blank"] += 1
                 continue
             fields = line.split("\t")
             if len(fields) < 2:
                 raise ValueError(f"{path}:{number}: expected 'English<TAB>German', got {line!r}")
             src, tgt = tokenize(fields[0]), tokenize(fields[1])
-            if not src or not tgt or (max_len is not None and len(src) > max_len):
-                continue
-            pairs.append(Pair(src, tgt, ()))
-            if max_pairs is not None and len(pairs) >= max_pairs:
-                break
-    return pairs
+            if not src or not tgt:
+                corpus.skipped["empty side"] += 1
+            elif max_len is not None and len(src) > max_len:
+                corpus.skipped["too long"] += 1
+            else:
+                corpus.pairs.append(Pair(src, tgt, ()))
+                if max_pairs is not None and len(corpus.pairs) >= max_pairs:
+                    break
+    return corpus

@@ -8,8 +8,8 @@ gives gold word alignments for free, including many-to-one links such as
 German word order implemented here:
 * main clauses are verb-second: one element (subject, time adverbial or a whole adverbial
   clause) before the finite verb; the rest of the verb (separable prefix, participle,
-  infinitive) goes to the end of the clause ("er ruft heute den mann an");
-* subordinate and relative clauses are verb-final ("..., weil er den mann anruft");
+  infinitive) goes to the end of the clause ("er ruft heute den Mann an");
+* subordinate and relative clauses are verb-final ("..., weil er den Mann anruft");
 * relative clauses on objects are moved behind the verb (extraposition), subordinate clauses
   are set off by commas.
 """
@@ -58,7 +58,7 @@ class Clause:
     tense: str = "pres"  # "pres", "prog", "perf", "can", "want"
     io: NP | None = None  # dative object ("gives *the child* a book")
     obj: NP | None = None  # direct object (accusative; dative for "help")
-    sport: tuple | None = None  # ("football",), "fußball", index
+    sport: tuple | None = None  # ("football",), "Fußball", index
     pred: Adjective | None = None
     very: bool = False
     place: PP | None = None
@@ -117,8 +117,8 @@ def en_verb_group(c: Clause, ids: _Ids, ctx: dict) -> list:
     verb = c.verb
     if c.tense == "pres":
         out = [(verb.en_3sg, v)]
-    elif c.tense == "prog":
-        out = [("is", v), (verb.en_ing, v)]
+    elif c.tense == "prog":  # "is" becomes the finite verb only, never a separable prefix
+        out = [("is", ctx.setdefault((id(c), "fin"), ids())), (verb.en_ing, v)]
     elif c.tense == "perf":
         out = [("has", ctx.setdefault((id(c), "aux"), ids())), (verb.en_part, v)]
     else:
@@ -208,21 +208,24 @@ def de_pp(pp: PP, ids: _Ids, ctx: dict) -> list:
 
 
 def _verb_ids(c: Clause, ids: _Ids, ctx: dict) -> tuple:
+    """Concept ids of the verb, of its separable particle ("up" ~ "ab") and of the progressive's
+    "is" (linked to the finite verb only: "is opening" -> "macht", not "auf")."""
     v = ctx.setdefault((id(c), "v"), ids())
     prt = ctx.setdefault((id(c), "prt"), ids()) if c.verb and c.verb.de_prefix and c.verb.en_particle \
         else frozenset()
-    return v, prt
+    fin = ctx.setdefault((id(c), "fin"), ids()) if c.tense == "prog" else frozenset()
+    return v, prt, fin
 
 
 def de_finite_and_rest(c: Clause, ids: _Ids, ctx: dict) -> tuple:
     """(finite verb for verb-second, list of tokens for the end of the clause)."""
-    v, prt = _verb_ids(c, ids, ctx)
+    v, prt, fin = _verb_ids(c, ids, ctx)
     if c.verb is None:
         return ("ist", v), []
     verb = c.verb
     if c.tense in ("pres", "prog"):
         rest = [(verb.de_prefix, prt or v)] if verb.de_prefix else []
-        return (verb.de_3sg, v), rest
+        return (verb.de_3sg, v | fin), rest
     aux = ctx.setdefault((id(c), "aux"), ids())
     if c.tense == "perf":
         return (verb.aux, aux), [(verb.de_part, v | prt)]
@@ -231,11 +234,11 @@ def de_finite_and_rest(c: Clause, ids: _Ids, ctx: dict) -> tuple:
 
 def de_verb_final(c: Clause, ids: _Ids, ctx: dict) -> list:
     """The verb complex at the end of a subordinate clause: "anruft", "angerufen hat"."""
-    v, prt = _verb_ids(c, ids, ctx)
+    v, prt, fin = _verb_ids(c, ids, ctx)
     if c.verb is None:
         return [("ist", v)]
     if c.tense in ("pres", "prog"):
-        return [(c.verb.de_final, v | prt)]
+        return [(c.verb.de_final, v | prt | fin)]
     finite, rest = de_finite_and_rest(c, ids, ctx)
     return rest + [finite]
 
@@ -330,5 +333,15 @@ def render(tree: Clause) -> tuple:
     return tuple(w for w, _ in en), tuple(w for w, _ in de), tuple(alignment)
 
 
+class _NoConcepts(dict):
+    """A context that remembers nothing: counting English tokens needs no concept ids."""
+
+    def setdefault(self, key, default=None):
+        return default
+
+
+_NO_IDS = frozenset()
+
+
 def english_length(tree: Clause) -> int:
-    return len(en_clause(tree, _Ids(), {}))
+    return len(en_clause(tree, lambda: _NO_IDS, _NoConcepts()))

@@ -1,8 +1,10 @@
 """The Mini-German lexicon: English and German word forms with the grammar facts we need.
 
-Everything is lower case, as in the book's seed example ("he is playing football" ->
-"er spielt fußball"). Only singular nouns of the strong declension are used, so a noun's
-form never changes with case; articles and adjective endings carry the case.
+Words are *truecased*, as translation corpora are after preprocessing: every word keeps the case
+it has inside a sentence, whatever its position. German nouns are capitalised and everything else
+is lower case ("he is playing football" -> "er spielt Fußball"); in English only the day of the
+week is ("on Sunday"). Only singular nouns of the strong declension are used, so a noun's form
+never changes with case; articles and adjective endings carry the case.
 """
 from __future__ import annotations
 
@@ -42,6 +44,7 @@ class Verb:
     aux: str = "hat"  # perfect auxiliary: "hat" or "ist"
     progressive: bool = True  # stative verbs ("sees", "knows") have no -ing form here
     modal: bool = True  # whether "can" / "wants to" + verb is allowed
+    place: bool = True  # whether "in the park" may follow; a verb of motion needs a direction
 
     @property
     def de_final(self) -> str:
@@ -77,32 +80,35 @@ def _nouns(kinds, adjectives, rows):
 
 NOUNS = (
     _nouns({"person"}, _PERSON_ADJ, [
-        ("man", "mann", "m"), ("woman", "frau", "f"), ("child", "kind", "n"),
-        ("teacher", "lehrer", "m"), ("girl", "mädchen", "n"), ("friend", "freund", "m"),
-        ("doctor", "arzt", "m"), ("sister", "schwester", "f"), ("brother", "bruder", "m"),
-        ("mother", "mutter", "f"), ("father", "vater", "m")])
+        ("man", "Mann", "m"), ("woman", "Frau", "f"), ("child", "Kind", "n"),
+        ("teacher", "Lehrer", "m"), ("girl", "Mädchen", "n"), ("friend", "Freund", "m"),
+        ("doctor", "Arzt", "m"), ("sister", "Schwester", "f"), ("brother", "Bruder", "m"),
+        ("mother", "Mutter", "f"), ("father", "Vater", "m")])
     + _nouns({"animal", "findable", "likeable"}, _ANIMAL_ADJ, [
-        ("dog", "hund", "m"), ("cat", "katze", "f"), ("horse", "pferd", "n"),
-        ("bird", "vogel", "m")])
-    + _nouns({"readable", "writable", "buyable", "giveable", "findable", "likeable", "openable"},
-             _THING_ADJ, [("book", "buch", "n"), ("letter", "brief", "m")])
-    + _nouns({"readable", "buyable", "giveable", "findable"}, _THING_ADJ,
-             [("newspaper", "zeitung", "f")])
-    + _nouns({"buyable", "giveable", "likeable"}, _THING_ADJ, [
-        ("car", "auto", "n"), ("picture", "bild", "n"), ("ball", "ball", "m"),
-        ("flower", "blume", "f")])
-    + _nouns({"buyable", "giveable", "findable", "openable", "closable"}, _THING_ADJ,
-             [("bag", "tasche", "f")])
-    + _nouns({"buyable", "giveable", "findable"}, _THING_ADJ, [("key", "schlüssel", "m")])
+        ("dog", "Hund", "m"), ("cat", "Katze", "f"), ("horse", "Pferd", "n"),
+        ("bird", "Vogel", "m")])
+    + _nouns({"readable", "writable", "buyable", "giveable", "findable", "collectable", "likeable",
+              "openable"}, _THING_ADJ, [("book", "Buch", "n"), ("letter", "Brief", "m")])
+    + _nouns({"readable", "buyable", "giveable", "findable", "collectable"}, _THING_ADJ,
+             [("newspaper", "Zeitung", "f")])
+    + _nouns({"buyable", "giveable", "likeable", "collectable"}, _THING_ADJ,
+             [("car", "Auto", "n")])
+    + _nouns({"buyable", "giveable", "likeable", "liftable"}, _THING_ADJ, [
+        ("picture", "Bild", "n"), ("ball", "Ball", "m"), ("flower", "Blume", "f")])
+    + _nouns({"buyable", "giveable", "findable", "collectable", "openable", "closable"}, _THING_ADJ,
+             [("bag", "Tasche", "f")])
+    + _nouns({"buyable", "giveable", "findable", "collectable"}, _THING_ADJ, [("key", "Schlüssel", "m")])
     + _nouns({"openable", "closable"}, _THING_ADJ,
-             [("door", "tür", "f"), ("window", "fenster", "n")])
+             [("door", "Tür", "f"), ("window", "Fenster", "n")])
     + _nouns({"switchable", "buyable"}, _THING_ADJ,
-             [("radio", "radio", "n"), ("computer", "computer", "m")])
-    + _nouns({"switchable"}, _THING_ADJ, [("light", "licht", "n")])
-    + _nouns({"food", "buyable", "giveable", "likeable"}, _FOOD_ADJ, [
-        ("apple", "apfel", "m"), ("bread", "brot", "n"), ("cake", "kuchen", "m")])
+             [("radio", "Radio", "n"), ("computer", "Computer", "m")])
+    + _nouns({"switchable"}, _THING_ADJ, [("lamp", "Lampe", "f")])
+    + _nouns({"food", "buyable", "giveable", "likeable", "liftable"}, _FOOD_ADJ, [
+        ("apple", "Apfel", "m"), ("cake", "Kuchen", "m")])
+    + _nouns({"food", "buyable", "giveable", "likeable", "collectable"}, _FOOD_ADJ,
+             [("bread", "Brot", "n")])
     + _nouns({"drink", "buyable", "likeable"}, _DRINK_ADJ, [
-        ("coffee", "kaffee", "m"), ("water", "wasser", "n"), ("milk", "milch", "f")])
+        ("coffee", "Kaffee", "m"), ("water", "Wasser", "n"), ("milk", "Milch", "f")])
 )
 NOUNS = tuple(NOUNS)
 
@@ -123,16 +129,16 @@ _ON = (("on",), "auf")
 _AT = (("at",), "an")
 
 PLACES = tuple(Place(Noun(en, de, g, frozenset({"place"}), _PLACE_ADJ), preps) for en, de, g, preps in [
-    ("park", "park", "m", (_IN, _NEXT)),
-    ("garden", "garten", "m", (_IN, _BEHIND)),
-    ("kitchen", "küche", "f", (_IN,)),
-    ("school", "schule", "f", (_IN, _BEHIND, _FRONT, _NEXT)),
-    ("city", "stadt", "f", (_IN,)),
-    ("office", "büro", "n", (_IN,)),
-    ("library", "bibliothek", "f", (_IN, _FRONT, _NEXT)),
-    ("house", "haus", "n", (_IN, _BEHIND, _FRONT, _NEXT)),
-    ("station", "bahnhof", "m", (_AT, _BEHIND, _FRONT, _NEXT)),
-    ("street", "straße", "f", (_ON,)),
+    ("park", "Park", "m", (_IN, _NEXT)),
+    ("garden", "Garten", "m", (_IN, _BEHIND)),
+    ("kitchen", "Küche", "f", (_IN,)),
+    ("school", "Schule", "f", (_IN, _BEHIND, _FRONT, _NEXT)),
+    ("city", "Stadt", "f", (_IN,)),
+    ("office", "Büro", "n", (_IN,)),
+    ("library", "Bibliothek", "f", (_IN, _FRONT, _NEXT)),
+    ("house", "Haus", "n", (_IN, _BEHIND, _FRONT, _NEXT)),
+    ("station", "Bahnhof", "m", (_AT, _BEHIND, _FRONT, _NEXT)),
+    ("street", "Straße", "f", (_ON,)),
 ])
 
 # Preposition + definite dative article contractions that German requires in plain speech.
@@ -155,12 +161,12 @@ class TimeAdverbial:
 
 TIMES = (
     TimeAdverbial(("today",), ("heute",), ((0, 0),), _ALL),
-    TimeAdverbial(("now",), ("jetzt",), ((0, 0),), _ALL),
+    TimeAdverbial(("now",), ("jetzt",), ((0, 0),), _NOT_PERF),  # *"he has worked now"
     TimeAdverbial(("tomorrow",), ("morgen",), ((0, 0),), _NOT_PERF),
-    TimeAdverbial(("in", "the", "morning"), ("am", "morgen"), ((0, 0), (1, 0), (2, 1)), _NOT_PERF),
-    TimeAdverbial(("in", "the", "evening"), ("am", "abend"), ((0, 0), (1, 0), (2, 1)), _NOT_PERF),
-    TimeAdverbial(("on", "sunday"), ("am", "sonntag"), ((0, 0), (1, 1)), _NOT_PERF),
-    TimeAdverbial(("every", "day"), ("jeden", "tag"), ((0, 0), (1, 1)),
+    TimeAdverbial(("in", "the", "morning"), ("am", "Morgen"), ((0, 0), (1, 0), (2, 1)), _NOT_PERF),
+    TimeAdverbial(("in", "the", "evening"), ("am", "Abend"), ((0, 0), (1, 0), (2, 1)), _NOT_PERF),
+    TimeAdverbial(("on", "Sunday"), ("am", "Sonntag"), ((0, 0), (1, 1)), _NOT_PERF),
+    TimeAdverbial(("every", "day"), ("jeden", "Tag"), ((0, 0), (1, 1)),
                   frozenset({"pres", "can", "want"})),
 )
 
@@ -186,8 +192,12 @@ VERBS = (
        frozenset({"person", "likeable"}), progressive=False, modal=False),
     _V("call", "calls", "calling", "called", "ruft", "anrufen", "angerufen", "acc",
        frozenset({"person"}), de_prefix="an"),
+    # "pick up" is two German verbs: abholen (collect a person or a thing from somewhere) and
+    # aufheben (lift a thing from the ground); the object decides.
     _V("pick", "picks", "picking", "picked", "holt", "abholen", "abgeholt", "acc",
-       frozenset({"person", "giveable"}), en_particle="up", de_prefix="ab"),
+       frozenset({"person", "collectable"}), en_particle="up", de_prefix="ab"),
+    _V("pick", "picks", "picking", "picked", "hebt", "aufheben", "aufgehoben", "acc",
+       frozenset({"liftable"}), en_particle="up", de_prefix="auf"),
     _V("turn", "turns", "turning", "turned", "schaltet", "einschalten", "eingeschaltet", "acc",
        frozenset({"switchable"}), en_particle="on", de_prefix="ein"),
     _V("open", "opens", "opening", "opened", "macht", "aufmachen", "aufgemacht", "acc",
@@ -212,7 +222,7 @@ VERBS = (
     _V("get", "gets", "getting", "got", "steht", "aufstehen", "aufgestanden", "intr",
        en_particle="up", de_prefix="auf", aux="ist"),
     _V("come", "comes", "coming", "come", "kommt", "zurückkommen", "zurückgekommen", "intr",
-       en_particle="back", de_prefix="zurück", aux="ist"),
+       en_particle="back", de_prefix="zurück", aux="ist", place=False),
     # verbs of saying, with a "that"/"dass" clause
     _V("say", "says", "saying", "said", "sagt", "sagen", "gesagt", "say", progressive=False, modal=False),
     _V("think", "thinks", "thinking", "thought", "denkt", "denken", "gedacht", "say",
@@ -222,8 +232,8 @@ VERBS = (
 )
 
 # Games: (English tokens, German word, index of the English token the German word translates).
-SPORTS = ((("football",), "fußball", 0), (("chess",), "schach", 0), (("tennis",), "tennis", 0),
-          (("cards",), "karten", 0), (("the", "piano"), "klavier", 1))
+SPORTS = ((("football",), "Fußball", 0), (("chess",), "Schach", 0), (("tennis",), "Tennis", 0),
+          (("cards",), "Karten", 0), (("the", "piano"), "Klavier", 1))
 
 PRONOUNS = (("he", "er"), ("she", "sie"))
 

@@ -13,35 +13,24 @@ compound tense...) until its English side has exactly the requested number of to
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 
 from .grammar import NP, PP, Clause, english_length, render
 from .lexicon import (ADJECTIVES, CONJUNCTIONS, LEXICON, PLACES, PREDICATES, PRONOUNS, SPORTS,
                       TIMES, VERBS)
+from .pair import Pair
+
+__all__ = ["Pair", "SEED_PAIR", "sample_pair", "sample_tree"]
 
 MIN_LENGTH = 3  # "he is sleeping"
 _CONFLICTS = [{"old", "young", "new"}, {"small", "big", "tall"}, {"hot", "cold"},
               {"happy", "sad"}, {"red", "blue", "green", "black", "white", "brown"}]
 _CONFLICT_OF = {a: group for group in _CONFLICTS for a in group}
 _MASS_NOUNS = {"coffee", "water", "milk", "bread"}  # no "a": *"a milk"
-_NO_POSSESSIVE = {"man", "woman"}  # "mein mann" means "my husband"
+_NO_POSSESSIVE = {"man", "woman"}  # "mein Mann" means "my husband"
 
 
-@dataclass(frozen=True)
-class Pair:
-    """One sentence pair. ``alignment`` holds (source index, target index) gold links."""
-
-    src: tuple
-    tgt: tuple
-    alignment: tuple
-
-    def __len__(self) -> int:
-        return len(self.src)
-
-
-SEED_PAIR = Pair(("he", "is", "playing", "football"), ("er", "spielt", "fußball"),
-                 ((1, 1), (2, 1), (3, 2), (0, 0)))
-SEED_PAIR = Pair(SEED_PAIR.src, SEED_PAIR.tgt, tuple(sorted(SEED_PAIR.alignment)))
+SEED_PAIR = Pair(("he", "is", "playing", "football"), ("er", "spielt", "Fußball"),
+                 ((0, 0), (1, 1), (2, 1), (3, 2)))
 
 
 # ------------------------------------------------------------------------ building blocks
@@ -54,9 +43,24 @@ def _det(rng: random.Random, noun) -> str:
     return rng.choices(["the", "a", "my", "his", "her"], weights=weights)[0]
 
 
-def _np(rng: random.Random, kinds) -> NP:
-    noun = rng.choice(LEXICON.nouns_for(kinds))
+def _np(rng: random.Random, kinds, avoid=frozenset()) -> NP:
+    """A noun phrase whose noun fits ``kinds``; nouns in ``avoid`` (English) are not drawn, so
+    that no sentence says "the man sees the man" or "the teacher with the teacher"."""
+    nouns = [n for n in LEXICON.nouns_for(kinds) if n.en not in avoid]
+    noun = rng.choice(nouns)
     return NP(noun=noun, det=_det(rng, noun))
+
+
+def _nouns_of(c: Clause) -> set:
+    """English nouns already in clause ``c`` (its own noun phrases and the head it modifies)."""
+    nouns = {np.noun.en for np in _nps(c)}
+    return nouns | ({c.head.noun.en} if c.head is not None else set())
+
+
+def _blocked_adjectives(adjectives) -> set:
+    """The adjectives themselves and those that contradict them ("old" blocks "young")."""
+    adjectives = set(adjectives)
+    return adjectives.union(*(_CONFLICT_OF.get(a, ()) for a in adjectives))
 
 
 def _pronoun(rng: random.Random) -> NP:
@@ -65,25 +69,32 @@ def _pronoun(rng: random.Random) -> NP:
 
 def _fill_objects(c: Clause, rng: random.Random) -> None:
     frame = c.verb.frame if c.verb else "copula"
-    if frame == "copula":
-        c.pred = ADJECTIVES[rng.choice(PREDICATES)]
+    avoid = _nouns_of(c)
+    if frame == "copula":  # not "the tired man who is tired", nor "the old man who is young"
+        blocked = _blocked_adjectives(a.en for a in c.head.adjs) if c.head is not None else set()
+        c.pred = ADJECTIVES[rng.choice([a for a in PREDICATES if a not in blocked])]
     elif frame == "sport":
         c.sport = rng.choice(SPORTS)
     elif frame in ("acc", "dat") and c.role != "relobj":
-        c.obj = _np(rng, c.verb.objects)
+        c.obj = _np(rng, c.verb.objects, avoid)
     elif frame == "ditr":
-        c.io = _np(rng, {"person"})
-        c.obj = _np(rng, c.verb.objects)
+        c.io = _np(rng, {"person"}, avoid)
+        c.obj = _np(rng, c.verb.objects, avoid)
     elif frame == "say":
         c.comp = new_clause(rng, "sub", c.depth + 1)
 
 
-def new_clause(rng: random.Random, role: str, depth: int, head: NP | None = None) -> Clause:
-    """A minimal clause: pronoun subject, present tense, plain objects."""
+def new_clause(rng: random.Random, role: str, depth: int, head: NP | None = None,
+               not_verb: str | None = None) -> Clause:
+    """A minimal clause: pronoun subject, present tense, plain objects.
+
+    ``not_verb`` (English base form) is left out: a relative clause does not repeat the verb of
+    the clause it hangs in ("she eats the cake that the mother eats")."""
     if role == "relobj":
         verbs = [v for v in VERBS if v.frame == "acc" and v.objects & head.noun.kinds]
     else:
         verbs = [v for v in VERBS if v.frame != "say" or (depth < 2 and role in ("main", "sub"))]
+    verbs = [v for v in verbs if v.en_base != not_verb]
     if role == "relobj" or rng.random() > 0.1:
         verb = rng.choice(verbs)
     else:
@@ -127,7 +138,7 @@ def _ops(tree: Clause, rng: random.Random) -> list:
     for c in _walk(tree):
         clausal = c.role in ("main", "sub")
         if c.subj is not None and c.subj.pronoun is not None:
-            ops.append((2.0, lambda c=c: _set(c, "subj", _np(rng, {"person"}))))
+            ops.append((2.0, lambda c=c: _set(c, "subj", _np(rng, {"person"}, _nouns_of(c)))))
         for np in _nps(c):
             ops += _np_ops(c, np, rng)
         if c.verb is None and not c.very:
@@ -145,7 +156,8 @@ def _ops(tree: Clause, rng: random.Random) -> list:
         if clausal and c.time is None and c.comp is None and not obj_rel:
             choice = rng.choice([t for t in TIMES if c.tense in t.tenses])
             ops.append((1.0, lambda c=c, t=choice: _add_time(c, t, rng)))
-        if clausal and c.place is None and c.verb is not None and c.comp is None and not obj_rel:
+        if (clausal and c.place is None and c.verb is not None and c.verb.place
+                and c.comp is None and not obj_rel):
             ops.append((1.0, lambda c=c: _set(c, "place", _place(rng))))
         if clausal and c.adv is None and c.comp is None and c.depth < 2:
             ops.append((1.5, lambda c=c: _add_adverbial_clause(c, rng)))
@@ -155,12 +167,12 @@ def _ops(tree: Clause, rng: random.Random) -> list:
 def _np_ops(c: Clause, np: NP, rng: random.Random) -> list:
     ops = []
     if len(np.adjs) < 2:
-        ops.append((1.0, lambda np=np: _add_adjective(np, rng)))
+        ops.append((1.0, lambda np=np, c=c: _add_adjective(c, np, rng)))
     top_level = np is c.subj or np is c.obj
     plain = np.mod is None and np.rel is None
     if top_level and plain and "person" in np.noun.kinds:
-        ops.append((0.7, lambda np=np: _set(np, "mod", PP(("with",), "mit",
-                                                            _np(rng, {"animal", "person"})))))
+        ops.append((0.7, lambda np=np, c=c: _set(np, "mod", PP(
+            ("with",), "mit", _np(rng, {"animal", "person"}, _nouns_of(c))))))
     if top_level and plain and c.role in ("main", "sub"):
         subject_fronted = np is c.subj and (c.front_time or c.front_adv)
         ambiguous = np is c.obj and (c.place is not None or (c.time and not c.front_time))
@@ -169,9 +181,13 @@ def _np_ops(c: Clause, np: NP, rng: random.Random) -> list:
     return ops
 
 
-def _add_adjective(np: NP, rng: random.Random) -> callable:
-    present = {a.en for a in np.adjs}
-    blocked = present.union(*(_CONFLICT_OF.get(a, ()) for a in present))
+def _add_adjective(c: Clause, np: NP, rng: random.Random) -> callable:
+    said = {a.en for a in np.adjs}  # and what a predicate says of the noun: *"the tired man is tired"
+    if np is c.subj and c.verb is None:
+        said.add(c.pred.en)
+    if np.rel is not None and np.rel.role == "relsubj" and np.rel.verb is None:
+        said.add(np.rel.pred.en)
+    blocked = _blocked_adjectives(said)
     free = [a for a in np.noun.adjectives if a not in blocked]
     if not free:
         return lambda: None
@@ -197,10 +213,14 @@ def _place(rng: random.Random) -> PP:
 
 
 def _add_relative(c: Clause, np: NP, rng: random.Random) -> callable:
+    not_verb = c.verb.en_base if c.verb is not None else None
     roles = ["relsubj"] if "person" in np.noun.kinds else []
-    if any(v.frame == "acc" and v.objects & np.noun.kinds for v in VERBS):
+    if any(v.frame == "acc" and v.objects & np.noun.kinds and v.en_base != not_verb
+           for v in VERBS):
         roles.append("relobj")
-    rel = new_clause(rng, rng.choice(roles), c.depth + 1, head=np)
+    if not roles:  # "the lamp that he turns on" inside "he turns on ...": nothing else fits
+        return lambda: None
+    rel = new_clause(rng, rng.choice(roles), c.depth + 1, head=np, not_verb=not_verb)
     return _set(np, "rel", rel)
 
 

@@ -5,7 +5,7 @@ concat scores, global or local (local-m, local-p) attention, and optional input 
     score(s_t, h_i) = s_tᵀ h_i | s_tᵀ W_a h_i | v_aᵀ tanh(W_a [s_t; h_i])     dot | general | concat
     α_t   = softmax over the window (local) or all positions (global). local-m centres the
             window at p_t = t (at most the last source position); local-p predicts
-            p_t = S · sigmoid(v_pᵀ tanh(W_p s_t)) and multiplies by exp(-(i - p_t)² / 2σ²), σ = D/2
+            p_t = S · sigmoid(v_pᵀ tanh(W_p s_t)) and multiplies by exp(-(i - p_t)² / 2σ²), σ = R/2
     c_t   = Σ_i α_ti h_i,   h̃_t = tanh(W_c [c_t; s_t]),   p(y_t | …) = softmax(W_s h̃_t)
 
 Without input feeding s_t does not depend on attention, so all decoder states come from one
@@ -38,7 +38,7 @@ class LuongConfig:
     hidden_size: int = 64  # decoder width = key width (bidirectional encoder, H/2 each way)
     score: str = "dot"
     attention: str = "global"
-    window: int = 5  # D: local attention looks at [p_t - D, p_t + D]
+    window: int = 5  # R: local attention looks at [p_t - R, p_t + R]
     input_feeding: bool = False
 
     def __post_init__(self):

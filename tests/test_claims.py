@@ -1,0 +1,117 @@
+"""Numbers in the prose cannot go stale: every one is claimed by code, and every claim holds.
+
+`claim(value, "75.7 %")` runs inside the chapters (nbval executes them, so a number that moved
+fails there); this file checks the other half: that the prose and the claims name the same
+numbers, and that the mechanism catches a drifted number at all.
+"""
+import ast
+import json
+from pathlib import Path
+
+import pytest
+
+from utils.claims import canonical, claim, not_measured, prose_numbers, written_like
+
+CHAPTERS = Path(__file__).resolve().parent.parent / "chapters"
+# Chapters whose prose has been audited number by number (the rest follow, chapter by chapter).
+AUDITED = ["01_fixed_context_bottleneck", "02_attention_step_by_step", "03_bahdanau_attention",
+           "04_luong_attention", "05_soft_vs_hard_attention",
+           "06_scoring_functions_and_scaling", "09_transformer"]
+
+
+def stated_numbers(notebook: dict) -> tuple:
+    """(claimed, not measured): the canonical numbers named in claim(...) and
+    not_measured(...) calls of the notebook's code cells."""
+    claimed, quoted = [], []
+    for cell in notebook["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        source = "".join(cell["source"])
+        source = "\n".join(line for line in source.splitlines()
+                           if not line.lstrip().startswith(("%", "!")))
+        for node in ast.walk(ast.parse(source)):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+                continue
+            strings = [a.value for a in node.args
+                       if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+            if node.func.id == "claim":
+                claimed += [canonical(s) for s in strings]
+            elif node.func.id == "not_measured":
+                quoted += [canonical(s) for s in strings]
+    return claimed, quoted
+
+
+def prose_of(notebook: dict) -> str:
+    return "\n\n".join("".join(c["source"]) for c in notebook["cells"]
+                       if c["cell_type"] == "markdown")
+
+
+def unchecked(notebook: dict) -> tuple:
+    """(numbers in the prose that no code names, names in code that the prose lacks)."""
+    prose = prose_of(notebook)
+    claimed, quoted = stated_numbers(notebook)
+    loose = set(prose_numbers(prose)) - set(claimed) - set(quoted)
+    return sorted(loose), sorted(set(claimed + quoted) - set(prose_numbers(prose, True)))
+
+
+def load(name: str) -> dict:
+    return json.loads((CHAPTERS / f"{name}.ipynb").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("name", AUDITED)
+def test_every_number_in_the_prose_is_claimed_and_every_claim_is_in_the_prose(name):
+    loose, orphaned = unchecked(load(name))
+    assert not loose, (f"{name}: these numbers of the prose are neither claim()ed nor marked "
+                       f"not_measured(): {loose}")
+    assert not orphaned, f"{name}: claims whose number is not in the prose: {orphaned}"
+
+
+def test_claim_accepts_the_number_as_written_and_rejects_a_drifted_one():
+    claim(0.7567, "75.7 %")
+    claim(4.44, "4.4×")
+    claim(1297, "1,297")
+    claim(6.14e-5, "6.1e-05")
+    claim(-0.1249, "−0.12")
+    claim(12.4, "12")
+    with pytest.raises(AssertionError, match=r"The text says 75.7 %, but the code now computes "
+                                             r"75.8 %"):
+        claim(0.758, "75.7 %")
+    with pytest.raises(AssertionError, match="computes 0.03"):
+        claim(0.031, "0.02")
+    with pytest.raises(AssertionError, match="NaN"):
+        claim(float("nan"), "0.5")
+    with pytest.raises(TypeError, match="needs a number"):
+        claim("0.5", "0.5")
+    with pytest.raises(ValueError, match="cannot read 'most' as a number"):
+        claim(0.5, "most")
+    with pytest.raises(ValueError, match="needs a reason"):
+        not_measured("0.34", why=" ")
+    assert written_like(0.0, "0.0") == "0.0" and written_like(-0.0001, "0.0") == "0.0"
+
+
+def test_prose_numbers_skip_math_code_links_and_whole_numbers():
+    text = ("Accuracy falls from 75.7 % to 6.7%, a 4.4× drop, in 2014 (Section 3.2.1); "
+            "$0.5$, `1.5`, [a link](https://x.org/v1.5), 1,297 and −0.12.\n"
+            "```{exercise} A title\n:label: ex-1\nAt 0.25 it fails.\n```\n"
+            "```python\nx = 0.75\n```\n")
+    assert prose_numbers(text) == ["75.7%", "6.7%", "4.4×", "-0.12", "0.25"]
+    assert prose_numbers("between 44–50 % and 9 – 12 %; 3–7 tokens") == ["44%", "50%", "9%", "12%"]
+    assert prose_numbers("a canvas of 6 × 6 cells, 8×8 pixels, 2.5× faster") == ["2.5×"]
+    assert prose_numbers("$H = -\\sum_i \\alpha_i \\log\n\\alpha_i$ is $\\log 32 \\approx 3.47$") == []
+    assert prose_numbers("3–7 tokens, 1,297 digits", whole_numbers=True) == ["3", "7", "1,297"]
+
+
+def test_a_number_edited_in_the_prose_alone_is_caught():
+    """Drift in the other direction: a maintainer edits a sentence but not its claim."""
+    notebook = load(AUDITED[0])
+    claimed, _ = stated_numbers(notebook)
+    target = next(c for c in claimed if c.endswith("%"))
+    edited = json.loads(json.dumps(notebook))
+    for cell in edited["cells"]:
+        if cell["cell_type"] == "markdown":
+            source = "".join(cell["source"])
+            for spelling in (target, target[:-1] + " %"):
+                source = source.replace(spelling, "99.9 %")
+            cell["source"] = source
+    loose, orphaned = unchecked(edited)
+    assert "99.9%" in loose and target in orphaned
