@@ -59,7 +59,7 @@ def test_decoder_step_gradcheck_float64():
 
 def test_alignment_hits():
     weights = torch.tensor([[0.9, 0.1, 0.0, 0.0], [0.1, 0.2, 0.7, 0.0], [0.0, 0.0, 0.6, 0.4]])
-    assert alignment_hits(weights, SEED_PAIR.alignment) == (2, 3)  # fußball looks at playing
+    assert alignment_hits(weights, SEED_PAIR.alignment) == (2, 3)  # Fußball looks at playing
     model, batch, pairs, sv, tv = model_and_batch()
     accuracy = attention_alignment_accuracy(model, pairs, sv, tv)
     assert 0.0 <= accuracy <= 1.0

@@ -56,6 +56,8 @@ def test_token_accuracy_rejects_stub_and_wrong_answers():
         (lambda p, t: (p == t).float().mean().item()): "padding positions were counted",
         (lambda p, t: ((p == t) & mask(t)).sum().item()): "not their count",
         (lambda p, t: ((p == t) & mask(t)).sum().item() / t.numel()): "divided by all positions",
+        (lambda p, t: ((p == t) & mask(t) & (p != PAD)).sum().item()
+         / (mask(t) & (p != PAD)).sum().item()): "only the target decides",
         (lambda p, t: ((p == t) & mask(t)).float().mean(1)): "expected one number",
         (lambda p, t: "0.5"): "expected a float",
         (lambda p, t: None): "returned None",

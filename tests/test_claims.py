@@ -5,6 +5,7 @@ fails there); this file checks the other half: that the prose and the claims nam
 numbers, and that the mechanism catches a drifted number at all.
 """
 import ast
+import re
 import json
 from pathlib import Path
 
@@ -115,3 +116,25 @@ def test_a_number_edited_in_the_prose_alone_is_caught():
             cell["source"] = source
     loose, orphaned = unchecked(edited)
     assert "99.9%" in loose and target in orphaned
+
+
+def faq_loose(faq: str) -> list:
+    """Numbers of FAQ sections that no audited chapter linked from the same section states."""
+    loose = []
+    for section in faq.split("\n## ")[1:]:
+        linked = set(re.findall(r"\{doc\}`(\d\d_[\w]+)`", section))
+        stated = set()
+        for name in linked & set(AUDITED):
+            stated |= set(prose_numbers(prose_of(load(name)), whole_numbers=True))
+        loose += [(section.splitlines()[0], n) for n in prose_numbers(section) if n not in stated]
+    return loose
+
+
+def test_the_faq_quotes_only_numbers_its_chapters_state_and_check():
+    """A number on the FAQ page must be one that a chapter linked in the same section states in
+    its (claim-checked) prose, so that a moved number fails here instead of going stale."""
+    faq = (CHAPTERS / "faq.md").read_text(encoding="utf-8")
+    assert not faq_loose(faq), faq_loose(faq)
+    assert "68.6 %" in faq
+    assert faq_loose(faq.replace("68.6 %", "68.7 %")) == [
+        ("Why does a sequence-to-sequence model without attention fail on long inputs?", "68.7%")]

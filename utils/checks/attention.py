@@ -110,7 +110,7 @@ def check_alignment_hits(fn) -> str:
     name = getattr(fn, "__name__", "your function")
     cases = [
         (torch.tensor([[0.9, 0.1, 0.0, 0.0], [0.1, 0.2, 0.7, 0.0], [0.0, 0.0, 0.6, 0.4]]),
-         ((0, 0), (1, 1), (2, 1), (3, 2))),  # the seed example; "fußball" looks at "playing"
+         ((0, 0), (1, 1), (2, 1), (3, 2))),  # the seed example; "Fußball" looks at "playing"
         (torch.tensor([[0.2, 0.8], [0.6, 0.4], [0.5, 0.5]]), ((1, 0), (0, 1))),  # row 2: a comma
         (torch.tensor([[0.1, 0.7, 0.2], [0.3, 0.3, 0.4]]), ((2, 0), (2, 1))),
     ]

@@ -48,7 +48,8 @@ def check_token_accuracy(fn) -> str:
         (torch.tensor([[4, 4, 4]]), torch.tensor([[4, 4, 4]])),  # all right
         (torch.tensor([[9, 9, 9, 9]]), torch.tensor([[4, 5, PAD, PAD]])),  # all wrong
         (torch.tensor([[4, 5, 3, 3]]), torch.tensor([[4, 5, PAD, PAD]])),  # padding disagrees
-    ]
+        (torch.tensor([[PAD, 6, 7], [8, PAD, PAD]]), torch.tensor([[5, 6, 7], [8, 9, PAD]])),  # a
+    ]  # prediction of id 0 at a real target position is a wrong prediction, not padding
     for pred, target in cases:
         value = _call(fn, name, pred.clone(), target.clone())
         if value is None:
@@ -73,6 +74,10 @@ def check_token_accuracy(fn) -> str:
         if abs(value - ((pred == target) & mask).sum().item() / target.numel()) < 1e-6:
             raise _Failed("you divided by all positions; divide by the number of non-padding "
                           "target positions")
+        both = mask & (pred != PAD)
+        if abs(value - ((pred == target) & both).sum().item() / both.sum().item()) < 1e-6:
+            raise _Failed("you left out positions where the prediction is 0; only the target "
+                          "decides what is padding, and a predicted 0 there is simply wrong")
         raise _Failed(f"{name} returned {value:.4f} for pred={pred.tolist()}, "
                       f"target={target.tolist()}; expected {expected:.4f}")
     return f"{name} counts exactly the non-padding target positions."
