@@ -41,3 +41,18 @@ def test_causal_and_generation_with_and_without_cache_agree():
 def test_too_long_is_an_error():
     with pytest.raises(ValueError, match="max_len"):
         model()(torch.zeros(1, 25, dtype=torch.long))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(prompt=torch.tensor([1, 2]), steps=3), "prompt must be a"),
+    (dict(prompt=torch.zeros(1, 0, dtype=torch.long), steps=3), "prompt must be a"),
+    (dict(prompt=torch.ones(1, 2), steps=3), "prompt must be a"),
+    (dict(prompt=torch.ones(1, 2, dtype=torch.long), steps=-1), "steps must be"),
+    (dict(prompt=torch.ones(1, 2, dtype=torch.long), steps=3, temperature=-1.0), "reversed"),
+    (dict(prompt=torch.ones(1, 2, dtype=torch.long), steps=3, temperature=float("inf")),
+     "temperature must be finite"),
+    (dict(prompt=torch.ones(1, 20, dtype=torch.long), steps=5), "exceeds max_len = 24"),
+])
+def test_generate_names_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        model().generate(**kwargs)

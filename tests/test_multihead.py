@@ -180,3 +180,15 @@ def test_clear_errors():
         module(q, k, v, key_padding_mask=padding().long())
     with pytest.raises(ValueError, match="can be copied"):
         MultiHeadAttention.from_torch(nn.MultiheadAttention(E, H, kdim=8, vdim=8))
+
+
+@pytest.mark.parametrize("args, message", [((8, 0), "num_heads must be a positive"),
+                                           ((8, -2), "num_heads must be a positive"),
+                                           ((8.0, 2), "embed_dim must be a positive"),
+                                           ((0, 1), "embed_dim must be a positive"),
+                                           ((8, True), "num_heads must be a positive")])
+def test_bad_sizes_are_named(args, message):
+    with pytest.raises(ValueError, match=message):
+        MultiHeadAttention(*args)
+    with pytest.raises(ValueError, match=r"dropout must lie in \[0, 1\)"):
+        MultiHeadAttention(8, 2, dropout=1.0)

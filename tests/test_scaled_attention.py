@@ -119,3 +119,62 @@ def test_clear_errors(qkv):
                                      is_causal=True)
     with pytest.raises(ValueError, match="do not broadcast"):
         scaled_dot_product_attention(q, k[:1, :2], v[:1, :2])
+
+
+def pytorch_signature():
+    """(name, default) of F.scaled_dot_product_attention's parameters, from its docstring (it is
+    a builtin, so inspect.signature cannot read it)."""
+    import re
+
+    first = F.scaled_dot_product_attention.__doc__.split("->")[0]
+    inside = first[first.index("(") + 1:first.rindex(")")]
+    params = []
+    for part in (p.strip() for p in inside.split(",")):
+        name, _, default = part.partition("=")
+        params.append((name.strip(), default.strip() or None))
+    assert [p for p, _ in params][:3] == ["query", "key", "value"], params
+    return params
+
+
+def test_signature_is_pytorchs_in_order_names_and_defaults():
+    import inspect
+
+    ours = list(inspect.signature(scaled_dot_product_attention).parameters.values())
+    theirs = pytorch_signature()
+    assert [p.name for p in ours[:len(theirs)]] == [name for name, _ in theirs]
+    for parameter, (name, default) in zip(ours, theirs):
+        expected = inspect.Parameter.empty if default is None else eval(default)  # noqa: S307
+        assert parameter.default == expected, (name, parameter.default, default)
+        assert parameter.kind == inspect.Parameter.POSITIONAL_OR_KEYWORD, name
+    assert all(p.kind == inspect.Parameter.KEYWORD_ONLY for p in ours[len(theirs):])
+
+
+def test_positional_arguments_mean_what_they_mean_in_pytorch(qkv):
+    """sdpa(q, k, v, None, 0.0, True) is causal attention in both functions."""
+    out, _ = scaled_dot_product_attention(*qkv[:2], qkv[2], None, 0.0, True)
+    assert torch.allclose(out, F.scaled_dot_product_attention(*qkv, None, 0.0, True), atol=ATOL)
+
+
+def test_integer_masks_are_rejected_with_a_sentence(qkv):
+    with pytest.raises(ValueError, match=r"bool .* or floating point .* got torch.int64.*\.bool\(\)"):
+        scaled_dot_product_attention(*qkv, attn_mask=torch.ones(4, 6, dtype=torch.long))
+    with pytest.raises(ValueError, match="dropout_p must lie in"):
+        scaled_dot_product_attention(*qkv, dropout_p=1.0)
+
+
+def test_grouped_query_attention_equals_pytorch():
+    g = torch.Generator().manual_seed(3)
+    q, k, v = (torch.randn(2, 6, 5, 8, generator=g), torch.randn(2, 2, 7, 8, generator=g),
+               torch.randn(2, 2, 7, 4, generator=g))  # 6 query heads share 2 key-value heads
+    for causal in (False, True):
+        out, weights = scaled_dot_product_attention(q, k, v, is_causal=causal, enable_gqa=True)
+        expected = F.scaled_dot_product_attention(q, k, v, is_causal=causal, enable_gqa=True)
+        assert torch.allclose(out, expected, atol=ATOL) and weights.shape == (2, 6, 5, 7)
+    # query heads 0-2 read key-value head 0, heads 3-5 head 1
+    grouped, _ = scaled_dot_product_attention(q, k, v, enable_gqa=True)
+    alone, _ = scaled_dot_product_attention(q[:, :3], k[:, :1], v[:, :1])
+    assert torch.allclose(grouped[:, :3], alone, atol=ATOL)
+    with pytest.raises(ValueError, match="multiple of"):
+        scaled_dot_product_attention(q[:, :5], k, v, enable_gqa=True)
+    with pytest.raises(ValueError, match="do not broadcast"):
+        scaled_dot_product_attention(q, k, v)  # without enable_gqa the head counts must match

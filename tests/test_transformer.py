@@ -100,3 +100,19 @@ def test_dropout_is_off_in_eval_mode_and_config_is_checked():
     assert not torch.allclose(model(src, None, tgt)[0], a)
     with pytest.raises(ValueError, match="norm"):
         TransformerConfig(3, 3, norm="middle")
+
+
+def test_source_lengths_decide_the_padding():
+    """As for the recurrent models, what lies beyond src_lengths is padding, whatever it holds."""
+    model = small_model()
+    tgt = torch.tensor([[BOS, 4, 5], [BOS, 4, 5]])
+    padded = torch.tensor([[5, 6, 7, 8], [5, 6, PAD, PAD]])
+    garbage = torch.tensor([[5, 6, 7, 8], [5, 6, 9, 10]])  # not PAD after the end of sentence 2
+    lengths = torch.tensor([4, 2])
+    torch.testing.assert_close(model(garbage, lengths, tgt)[0], model(padded, lengths, tgt)[0],
+                               atol=1e-6, rtol=0)
+    assert not torch.allclose(model(garbage, None, tgt)[0], model(padded, None, tgt)[0])
+    with pytest.raises(ValueError, match="src_lengths must lie in"):
+        model(padded, torch.tensor([5, 2]), tgt)
+    with pytest.raises(ValueError, match="src_lengths must have shape"):
+        model.greedy(padded, torch.tensor([4]), 3)

@@ -2,11 +2,16 @@
 
     weights = softmax(query · keyᵀ / √E + mask),   output = weights · value
 
-``attn_mask`` may be boolean (True = may attend, as in PyTorch's function) or floating point
-(added to the scores; -inf forbids). ``is_causal`` applies the lower-triangular mask: query i
-sees keys 0..i. The difference from PyTorch's function: it also returns the weights, and a query
-whose keys are all masked gets zero weights and a zero output (PyTorch 2.13's function returns
-zeros too; its math fallback and ``nn.MultiheadAttention`` with weights return NaN).
+The signature is PyTorch's, in PyTorch's order: ``(query, key, value, attn_mask=None,
+dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False)``, so that a reader can swap the two
+functions without a silent change of meaning (``tests/test_scaled_attention.py`` compares them).
+``attn_mask`` is boolean (True = may attend, as in PyTorch's function) or floating point (added to
+the scores; -inf forbids); any other dtype is an error. ``is_causal`` applies the lower-triangular
+mask: query i sees keys 0..i. ``enable_gqa`` lets key and value have fewer heads (dimension -3)
+than the query, each shared by a group of query heads (grouped-query attention). The difference
+from PyTorch's function: it also returns the weights, and a query whose keys are all masked gets
+zero weights and a zero output (PyTorch 2.13's function returns zeros too; its math fallback and
+``nn.MultiheadAttention`` with weights return NaN).
 
 Shapes: query (..., L, E), key (..., S, E), value (..., S, Ev) -> output (..., L, Ev),
 weights (..., L, S); the leading dimensions must broadcast.
@@ -38,15 +43,32 @@ def check_qkv(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> tu
                          f"{tuple(key.shape)} and value {tuple(value.shape)} do not broadcast") from None
 
 
+def _share_key_value_heads(query, key, value) -> tuple:
+    """Grouped-query attention: repeat each of key's and value's Hkv heads (dimension -3) for
+    the H / Hkv query heads of its group. (..., H, L, E), (..., Hkv, S, E) -> equal head counts."""
+    if query.dim() < 3 or key.dim() < 3 or value.dim() < 3:
+        raise ValueError("enable_gqa=True needs a heads dimension (..., heads, length, width)")
+    heads, kv_heads = query.shape[-3], key.shape[-3]
+    if value.shape[-3] != kv_heads or heads % kv_heads:
+        raise ValueError(f"with enable_gqa=True the query's {heads} heads must be a multiple of "
+                         f"the key's {kv_heads} and the value's {value.shape[-3]} heads")
+    group = heads // kv_heads
+    return (query, key.repeat_interleave(group, dim=-3), value.repeat_interleave(group, dim=-3))
+
+
 def scaled_dot_product_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
-                                 attn_mask: torch.Tensor | None = None, is_causal: bool = False,
-                                 *, dropout_p: float = 0.0, scale: float | None = None
-                                 ) -> tuple[torch.Tensor, torch.Tensor]:
+                                 attn_mask: torch.Tensor | None = None, dropout_p: float = 0.0,
+                                 is_causal: bool = False, scale: float | None = None,
+                                 enable_gqa: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Attention of every query over the keys -> (output (..., L, Ev), weights (..., L, S)).
 
     ``dropout_p`` drops weights (as PyTorch does; pass 0 at inference); the returned weights are
     the ones applied. ``scale`` defaults to 1/√E.
     """
+    if not 0.0 <= dropout_p < 1.0:
+        raise ValueError(f"dropout_p must lie in [0, 1), got {dropout_p}")
+    if enable_gqa:
+        query, key, value = _share_key_value_heads(query, key, value)
     batch = check_qkv(query, key, value)
     L, S = query.shape[-2], key.shape[-2]
     scale = query.shape[-1] ** -0.5 if scale is None else scale
@@ -67,6 +89,10 @@ def scaled_dot_product_attention(query: torch.Tensor, key: torch.Tensor, value: 
                              f"to the scores' shape {full}")
         if attn_mask.dtype == torch.bool:
             valid = attn_mask                                          # True = may attend
+        elif not attn_mask.is_floating_point():
+            raise ValueError(f"attn_mask must be bool (True = may attend) or floating point (added "
+                             f"to the scores), got {attn_mask.dtype}; a 0/1 integer mask would be "
+                             "added to the scores, so convert it with .bool()")
         else:
             scores = scores + attn_mask
             valid = scores > float("-inf")

@@ -32,15 +32,15 @@ def tiled_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
     for q0 in range(0, L, block_size):
         q = query[..., q0:q0 + block_size, :] * scale                       # (..., bq, E)
         bq = q.shape[-2]
-        m = torch.full(q.shape[:-1] + (1,), float("-inf"), dtype=q.dtype)   # running max
-        l = torch.zeros(q.shape[:-1] + (1,), dtype=q.dtype)                 # running sum
-        o = torch.zeros(q.shape[:-1] + (value.shape[-1],), dtype=q.dtype)   # running output
+        m = q.new_full(q.shape[:-1] + (1,), float("-inf"))                  # running max
+        l = q.new_zeros(q.shape[:-1] + (1,))                                # running sum
+        o = q.new_zeros(q.shape[:-1] + (value.shape[-1],))                  # running output
         last_key = min(S, q0 + bq) if is_causal else S                      # causal: skip the future
         for k0 in range(0, last_key, block_size):
             s = q @ key[..., k0:k0 + block_size, :].transpose(-2, -1)       # (..., bq, bk)
             if is_causal and k0 + s.shape[-1] > q0:                         # the diagonal block
-                rows = torch.arange(q0, q0 + bq).unsqueeze(1)
-                cols = torch.arange(k0, k0 + s.shape[-1]).unsqueeze(0)
+                rows = torch.arange(q0, q0 + bq, device=s.device).unsqueeze(1)
+                cols = torch.arange(k0, k0 + s.shape[-1], device=s.device).unsqueeze(0)
                 s = s.masked_fill(cols > rows, float("-inf"))
             m_new = torch.maximum(m, s.amax(dim=-1, keepdim=True))
             safe = torch.where(torch.isinf(m_new), torch.zeros_like(m_new), m_new)

@@ -41,7 +41,8 @@ def gumbel_softmax_st(logits: torch.Tensor, tau: float = 1.0,
                       generator: torch.Generator | None = None) -> torch.Tensor:
     """Straight-through Gumbel-softmax: a one-hot sample from softmax(logits) whose gradient is
     that of softmax((logits + g) / tau). logits (B, P) -> (B, P)."""
-    uniform = torch.rand(logits.shape, generator=generator).clamp(1e-10, 1 - 1e-7)
+    uniform = torch.rand(logits.shape, generator=generator, device=logits.device,
+                         dtype=logits.dtype).clamp(1e-10, 1 - 1e-7)
     gumbels = -torch.log(-torch.log(uniform))
     return straight_through(torch.softmax((logits + gumbels) / tau, dim=-1))
 
@@ -84,7 +85,7 @@ class GlimpseNet(nn.Module):
         """Class logits (B, 10) from a glimpse: the index of one cell (B,) — only that cell is
         encoded — or weights over all cells (B, P) — every cell is encoded, then averaged."""
         if glimpse.dim() == 1:
-            chosen = cells[torch.arange(len(cells)), glimpse]        # (B, 8, 8)
+            chosen = cells[torch.arange(len(cells), device=cells.device), glimpse]  # (B, 8, 8)
             return self.classifier(self.encoder(chosen.flatten(1)))
         features = self.encoder(cells.flatten(2))                    # (B, P, H)
         return self.classifier((glimpse.unsqueeze(-1) * features).sum(1))

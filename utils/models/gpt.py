@@ -89,6 +89,17 @@ class GPT(nn.Module):
                  use_cache: bool = True, generator: torch.Generator | None = None) -> torch.Tensor:
         """Sample ``steps`` tokens after ``prompt`` (B, T0) -> (B, T0 + steps). Temperature 0
         means greedy (argmax)."""
+        if prompt.dim() != 2 or prompt.shape[1] < 1 or prompt.is_floating_point():
+            raise ValueError(f"prompt must be a (batch, length >= 1) tensor of token ids, got "
+                             f"shape {tuple(prompt.shape)} and dtype {prompt.dtype}")
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+            raise ValueError(f"steps must be a whole number >= 0, got {steps!r}")
+        if not (temperature >= 0 and temperature != float("inf")):
+            raise ValueError(f"temperature must be finite and >= 0 (0 = greedy), got {temperature}; "
+                             "a negative one would sample from the reversed distribution")
+        if prompt.shape[1] + steps > self.config.max_len:
+            raise ValueError(f"prompt of {prompt.shape[1]} tokens + {steps} steps exceeds "
+                             f"max_len = {self.config.max_len}")
         tokens, cache = prompt, None
         logits, cache = self(prompt)
         for _ in range(steps):

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..attention import MultiHeadAttention
+from ..attention import MultiHeadAttention, lengths_to_valid
 from ..specials import BOS, PAD
 from .positional import SinusoidalPositions
+from .rnn import check_source
 
 
 @dataclass
@@ -133,9 +134,16 @@ class Seq2SeqTransformer(nn.Module):
     def _embed(self, embedding, tokens):
         return self.drop(self.positions(embedding(tokens) * self.config.d_model ** 0.5))
 
-    def encode(self, src, need_weights=False):
-        """src (B, S) -> memory (B, S, E), padding (B, S), per-layer weights [(B, H, S, S)]."""
-        padding = src == PAD
+    def encode(self, src, src_lengths=None, need_weights=False):
+        """src (B, S) -> memory (B, S, E), padding (B, S), per-layer weights [(B, H, S, S)].
+
+        Padding is what ``src_lengths`` (B,) says lies beyond each sentence's end, as for the
+        recurrent models; without lengths, every PAD token is padding."""
+        if src_lengths is None:
+            padding = src == PAD
+        else:
+            check_source(src, src_lengths)
+            padding = ~lengths_to_valid(src_lengths.to(src.device), src.shape[1])  # (B, S)
         x, weights = self._embed(self.src_embed, src), []
         for block in self.encoder:
             x, w = block(x, padding, need_weights)
@@ -151,7 +159,7 @@ class Seq2SeqTransformer(nn.Module):
         return self.out(self.decoder_norm(y)), weights
 
     def forward(self, src, src_lengths, tgt_in):
-        memory, padding, _ = self.encode(src)
+        memory, padding, _ = self.encode(src, src_lengths)
         logits, weights = self.decode(tgt_in, memory, padding, need_weights=not self.training)
         return logits, (weights[-1].mean(1) if weights[-1] is not None else None)
 
@@ -159,7 +167,7 @@ class Seq2SeqTransformer(nn.Module):
     def greedy(self, src, src_lengths, max_len: int):
         """Feed each step's argmax back in; the whole prefix is re-decoded at every step
         (chapter 10 caches the keys and values instead)."""
-        memory, padding, _ = self.encode(src)
+        memory, padding, _ = self.encode(src, src_lengths)
         tokens = torch.full((src.shape[0], 1), BOS, dtype=torch.long, device=src.device)
         for _ in range(max_len):
             logits, _ = self.decode(tokens, memory, padding)
