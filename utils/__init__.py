@@ -3,9 +3,12 @@
 Layers (imports point down only):
 
     checks                 exercise checkers            (imported by notebooks only)
+    claims                 numbers in the prose, checked against the code (notebooks, tests)
     train, metrics, plots  training, evaluation, figures
+    diagrams               architecture diagrams drawn with matplotlib
     models                 recurrent encoder/decoder, attention modules
-    data                   Mini-German, splits, vocabularies and batches, corpora, toy tasks
+    data                   Mini-German (pair, lexicon, grammar, sampler), splits, vocabularies
+                           and batches, corpora, toy tasks, glimpse canvases, text
     specials               ids of the special tokens (pad, bos, eos, unk)
     setup                  setup_book(): seeds, threads, plot style
     student_edition, sphinx_book   tools run on their own; nothing imports them
