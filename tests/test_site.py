@@ -220,3 +220,80 @@ def test_repository_url_switches_launch_buttons_on(tmp_path):
             "10_gpt_decoder_only.ipynb") in html
     assert ("https://colab.research.google.com/github/example/attention-book/blob/main/"
             "chapters/10_gpt_decoder_only.ipynb") in html
+
+
+def explorer_data(stem: str) -> dict:
+    """{element id: data} of the attention explorers in a notebook's stored outputs: the weights
+    the chapter computed, which the page must show."""
+    import json
+
+    notebook = json.loads((ROOT / "chapters" / f"{stem}.ipynb").read_text(encoding="utf-8"))
+    found = {}
+    for cell in notebook["cells"]:
+        for output in cell.get("outputs", []):
+            markup = "".join(output.get("data", {}).get("text/html", ""))
+            for element_id, data in re.findall(
+                    r'id="(attention-explorer-[\w-]+)".*?<script type="application/json" '
+                    r'class="ae-data">(.*?)</script>', markup, flags=re.S):
+                found[element_id] = json.loads(data.replace("<\\/", "</"))
+    return found
+
+
+EXPLORER_CHAPTERS = [stem for stem in NOTEBOOK_PAGES if explorer_data(stem)]
+
+
+def test_explorers_are_in_the_chapters_the_design_names():
+    assert {"02_attention_step_by_step", "03_bahdanau_attention", "04_luong_attention",
+            "09_transformer", "11_bert_and_real_attention",
+            "12_vision_transformer"} <= set(EXPLORER_CHAPTERS)
+
+
+@pytest.mark.parametrize("stem", EXPLORER_CHAPTERS)
+def test_an_explorer_adds_less_than_a_megabyte_to_its_page(stem):
+    notebook = (ROOT / "chapters" / f"{stem}.ipynb").read_text(encoding="utf-8")
+    markup = sum(len(m) for m in re.findall(r'<div class=\\"attention-explorer.*?</script></div>',
+                                            notebook, flags=re.S))
+    assert 0 < markup < 1_000_000, markup
+
+
+def shown_weights(explorer) -> list:
+    return [float(w) for w in explorer.locator("[data-role=source]").evaluate_all(
+        "els => els.map(e => e.dataset.weight)")]
+
+
+@pytest.mark.parametrize("stem", EXPLORER_CHAPTERS)
+def test_explorers_react_to_pointer_and_keyboard_and_show_the_chapters_weights(browser, stem):
+    page, problems, requests = open_page(browser, HTML / "chapters" / f"{stem}.html")
+    for element_id, data in explorer_data(stem).items():
+        explorer = page.locator(f"#{element_id}")
+        first = data["examples"][0]
+        matrix = first["weights"][0][0]                                   # layer 0, head 0
+        targets = explorer.locator("[data-role=target]")
+        assert targets.count() == len(first["targets"]) == len(matrix)
+        rows = []
+        for j in sorted({0, len(matrix) - 1}):
+            targets.nth(j).hover()
+            rows.append(shown_weights(explorer))
+            assert rows[-1] == pytest.approx(matrix[j], abs=1e-3), (element_id, j)
+            if first["normalised"][0]:
+                assert sum(rows[-1]) == pytest.approx(1.0, abs=0.01), (element_id, j)
+        if len(matrix) > 1:
+            assert rows[0] != rows[-1], element_id                        # the hover changed them
+            targets.nth(0).focus()
+            page.keyboard.press("Tab")                                    # Tab reaches the next
+            assert page.evaluate("() => document.activeElement.dataset.index") == "1"
+            assert shown_weights(explorer) == pytest.approx(matrix[1], abs=1e-3), element_id
+        for kind in ("layer", "head", "example"):                         # the selectors switch
+            select = explorer.locator(f"select.ae-{kind}")
+            if select.count():
+                select.select_option("1")
+                targets.nth(0).hover()
+                pick = {"example": 0, "layer": 0, "head": 0, kind: 1}
+                expected = data["examples"][pick["example"]]["weights"][pick["layer"]][
+                    pick["head"]][0]
+                assert shown_weights(explorer) == pytest.approx(expected, abs=1e-3), (element_id,
+                                                                                   kind)
+                select.select_option("0")
+    assert not problems, problems
+    assert not [u for u in requests if not u.startswith(("file:", "data:", "blob:", "about:"))]
+    page.close()

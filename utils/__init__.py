@@ -5,7 +5,7 @@ Layers (imports point down only):
     checks                 exercise checkers            (imported by notebooks only)
     claims                 numbers in the prose, checked against the code (notebooks, tests)
     train, metrics, plots  training, evaluation, figures
-    diagrams               architecture diagrams drawn with matplotlib
+    diagrams, explorer     architecture diagrams; the interactive attention explorer
     models                 recurrent encoder/decoder, attention modules
     data                   Mini-German (pair, lexicon, grammar, sampler), splits, vocabularies
                            and batches, corpora, toy tasks, glimpse canvases, text
