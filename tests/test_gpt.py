@@ -14,13 +14,14 @@ def test_cached_logits_equal_uncached_logits():
     gpt = model()
     tokens = torch.randint(11, (3, 20), generator=torch.Generator().manual_seed(1))
     full, _ = gpt(tokens)
-    logits, cache = gpt(tokens[:, :7])                  # prefill seven positions
+    cache = gpt.new_cache()
+    logits, _ = gpt(tokens[:, :7], cache)               # prefill seven positions
     pieces = [logits]
     for t in range(7, 20, 3):                           # then chunks of up to three
-        logits, cache = gpt(tokens[:, t:t + 3], cache)
+        logits, _ = gpt(tokens[:, t:t + 3], cache)
         pieces.append(logits)
     torch.testing.assert_close(torch.cat(pieces, dim=1), full, atol=1e-5, rtol=0)
-    assert cache[0][0].shape == (3, 2, 20, 8)
+    assert len(cache[0]) == 20 and cache[0].key.shape == cache[1].value.shape == (3, 2, 20, 8)
 
 
 def test_causal_and_generation_with_and_without_cache_agree():
@@ -38,9 +39,24 @@ def test_causal_and_generation_with_and_without_cache_agree():
         assert a.shape == (2, 19) and torch.equal(a, b)
 
 
+def test_the_cache_is_filled_by_multihead_attention_not_by_the_model():
+    gpt = model()
+    assert not hasattr(gpt.blocks[0], "attend")
+    cache = gpt.new_cache()
+    gpt(torch.zeros(1, 5, dtype=torch.long), cache)
+    assert [len(c) for c in cache] == [5, 5]
+    with pytest.raises(ValueError, match="one KVCache per block"):
+        gpt(torch.zeros(1, 1, dtype=torch.long), cache[:1])
+
+
 def test_too_long_is_an_error():
+    gpt = model()
     with pytest.raises(ValueError, match="max_len"):
-        model()(torch.zeros(1, 25, dtype=torch.long))
+        gpt(torch.zeros(1, 25, dtype=torch.long))
+    cache = gpt.new_cache()
+    gpt(torch.zeros(1, 20, dtype=torch.long), cache)
+    with pytest.raises(ValueError, match="positions up to 25 exceed max_len = 24"):
+        gpt(torch.zeros(1, 5, dtype=torch.long), cache)
 
 
 @pytest.mark.parametrize("kwargs, message", [

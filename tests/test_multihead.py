@@ -192,3 +192,47 @@ def test_bad_sizes_are_named(args, message):
         MultiHeadAttention(*args)
     with pytest.raises(ValueError, match=r"dropout must lie in \[0, 1\)"):
         MultiHeadAttention(8, 2, dropout=1.0)
+
+
+def test_causal_mask_lower_right_equals_pytorchs():
+    from torch.nn.attention.bias import causal_lower_right, causal_upper_left
+    for L, S in ((3, 3), (2, 5), (1, 4), (4, 6)):
+        q, k = torch.randn(1, 1, L, 8), torch.randn(1, 1, S, 8)
+        v = torch.randn(1, 1, S, 8)
+        for book, torch_bias in ((causal_mask(L, S, lower_right=True), causal_lower_right(L, S)),
+                                 (causal_mask(L, S), causal_upper_left(L, S))):
+            torch.testing.assert_close(
+                nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=book),
+                nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=torch_bias))
+
+
+@pytest.mark.parametrize("need_weights", [True, False])
+def test_cache_in_pieces_equals_one_causal_pass(need_weights):
+    from utils.attention import KVCache
+    torch.manual_seed(0)
+    mha = MultiHeadAttention(16, 4).eval()
+    x = torch.randn(2, 11, 16)
+    full, _ = mha(x, x, x, need_weights=need_weights, is_causal=True)
+    cache, pieces = KVCache(), []
+    for start, stop in ((0, 4), (4, 5), (5, 8), (8, 9), (9, 11)):     # prefill, then pieces
+        piece = x[:, start:stop]
+        out, weights = mha(piece, piece, piece, need_weights=need_weights, is_causal=True,
+                           cache=cache)
+        pieces.append(out)
+        assert len(cache) == stop
+        if need_weights:
+            assert weights.shape == (2, stop - start, stop)        # over every key so far
+            future = ~causal_mask(stop - start, stop, lower_right=True)
+            assert torch.all(weights[:, future] == 0) and torch.all(weights[:, ~future] > 0)
+    torch.testing.assert_close(torch.cat(pieces, dim=1), full, atol=1e-6, rtol=0)
+    assert cache.key.shape == cache.value.shape == (2, 4, 11, 4)
+
+
+def test_cache_names_a_piece_that_does_not_continue_it():
+    from utils.attention import KVCache
+    mha, cache = MultiHeadAttention(16, 4), KVCache()
+    x = torch.randn(2, 3, 16)
+    mha(x, x, x, is_causal=True, cache=cache)
+    y = torch.randn(1, 1, 16)
+    with pytest.raises(ValueError, match="do not continue the cached keys"):
+        mha(y, y, y, is_causal=True, cache=cache)

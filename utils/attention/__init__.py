@@ -1,6 +1,6 @@
 """Attention building blocks: masks, a numerically stable masked softmax, attention pooling,
-the additive (Bahdanau) score, scaled dot-product attention, multi-head attention, and
-tiled attention that never stores the full weight matrix.
+the additive (Bahdanau) score, scaled dot-product attention, multi-head attention with an
+optional key-value cache, and tiled attention that never stores the full weight matrix.
 
 Mask conventions — PyTorch uses two opposite boolean meanings, and so do we, each in the
 place PyTorch does:
@@ -20,12 +20,13 @@ Shape letters: B batch, L queries, S keys, D key/query width, K value width, A a
 E model width, H heads.
 """
 from .additive import AdditiveAttention, additive_mask
+from .cache import KVCache
 from .masks import (attention_entropy, attention_pool, causal_mask, lengths_to_valid,
                     masked_softmax, padding_to_valid)
 from .multihead import MultiHeadAttention
 from .scaled import scaled_dot_product_attention
 from .tiled import tiled_attention
 
-__all__ = ["AdditiveAttention", "MultiHeadAttention", "additive_mask", "attention_entropy",
+__all__ = ["AdditiveAttention", "KVCache", "MultiHeadAttention", "additive_mask", "attention_entropy",
            "attention_pool", "causal_mask", "lengths_to_valid", "masked_softmax", "padding_to_valid",
            "scaled_dot_product_attention", "tiled_attention"]

@@ -25,11 +25,18 @@ def padding_to_valid(key_padding_mask: torch.Tensor) -> torch.Tensor:
     return ~key_padding_mask
 
 
-def causal_mask(L: int, S: int | None = None, device=None) -> torch.Tensor:
-    """(L, S) bool mask, True where query i may attend to key j: j <= i (the lower triangle,
-    aligned at the top left, as ``F.scaled_dot_product_attention(is_causal=True)``)."""
+def causal_mask(L: int, S: int | None = None, device=None, *,
+                lower_right: bool = False) -> torch.Tensor:
+    """(L, S) bool mask, True where query i may attend to key j.
+
+    By default j <= i: the lower triangle aligned at the top left, as
+    ``F.scaled_dot_product_attention(is_causal=True)``. With ``lower_right=True`` the triangle
+    is aligned at the bottom right, as ``torch.nn.attention.bias.causal_lower_right``: the L
+    queries are the last L of S positions (they continue S - L cached ones, chapter 10), so
+    query i may attend to keys j <= S - L + i. The two agree when L = S."""
     S = L if S is None else S
-    return torch.ones(L, S, dtype=torch.bool, device=device).tril()
+    return torch.ones(L, S, dtype=torch.bool, device=device).tril(diagonal=S - L if lower_right
+                                                                  else 0)
 
 
 def masked_softmax(scores: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:

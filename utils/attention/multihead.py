@@ -9,6 +9,11 @@ Unlike PyTorch, ``is_causal=True`` without an ``attn_mask`` applies the causal m
 requires the mask as well and treats the flag as a hint), and a query whose keys are all masked
 gets a zero context (its output is the output projection's bias) instead of NaN.
 
+One book-only option, keyword-only after PyTorch's arguments: ``cache=KVCache()`` (chapter 10)
+appends this call's keys and values to the cache and attends over all of them; with
+``is_causal=True`` the L new queries are the last L positions (the causal triangle aligned at
+the bottom right), so feeding a text in pieces gives the outputs of one full pass.
+
 Shapes: B batch, L queries, S keys, E model width, H heads, D = E / H head width.
 """
 from __future__ import annotations
@@ -19,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .cache import KVCache
 from .masks import causal_mask
 from .scaled import scaled_dot_product_attention
 
@@ -97,11 +103,12 @@ class MultiHeadAttention(nn.Module):
             return F.linear(query, weight, bias).chunk(3, dim=-1)
         return self.q_proj(query), self.k_proj(key), self.v_proj(value)
 
-    def _mask(self, key_padding_mask, attn_mask, is_causal, B, L, S, dtype):
+    def _mask(self, key_padding_mask, attn_mask, is_causal, B, L, S, dtype, lower_right=False):
         """Every mask merged into one float mask broadcastable to (B, H, L, S), or None."""
         H, mask = self.num_heads, None
         if attn_mask is None and is_causal:
-            attn_mask = ~causal_mask(L, S, device=self.out_proj.weight.device)   # True = ignore
+            attn_mask = ~causal_mask(L, S, device=self.out_proj.weight.device,
+                                     lower_right=lower_right)            # True = ignore
         if attn_mask is not None:
             if attn_mask.shape == (L, S):
                 mask = _additive(attn_mask, "attn_mask", dtype).view(1, 1, L, S)
@@ -121,9 +128,12 @@ class MultiHeadAttention(nn.Module):
     def forward(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
                 key_padding_mask: torch.Tensor | None = None, need_weights: bool = True,
                 attn_mask: torch.Tensor | None = None, average_attn_weights: bool = True,
-                is_causal: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+                is_causal: bool = False, *, cache: KVCache | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """query (B, L, E), key (B, S, E), value (B, S, E) -> output (B, L, E) and weights:
-        (B, L, S) averaged over heads, (B, H, L, S) per head, or None if not ``need_weights``."""
+        (B, L, S) averaged over heads, (B, H, L, S) per head, or None if not ``need_weights``.
+        With a ``cache`` holding P positions, the keys are the P cached ones and the S new
+        ones (masks then cover all P + S)."""
         for name, x in (("query", query), ("key", key), ("value", value)):
             if x.dim() != 3 or x.shape[-1] != self.embed_dim:
                 raise ValueError(f"{name} must be (batch, length, {self.embed_dim}), got "
@@ -133,10 +143,16 @@ class MultiHeadAttention(nn.Module):
             raise ValueError(f"query {tuple(query.shape)}, key {tuple(key.shape)} and value "
                              f"{tuple(value.shape)} disagree on batch size or number of keys")
         q, k, v = (self.split_heads(x) for x in self._project(query, key, value))  # (B, H, ·, D)
+        if cache is not None:
+            k, v = cache.update(k, v)                                        # (B, H, P + S, D)
+            S = k.shape[2]
+            # one new query may see every key (the cached ones and its own): no mask needed
+            is_causal = is_causal and not (L == 1 and attn_mask is None)
         dropout_p = self.dropout if self.training else 0.0
-        only_causal = is_causal and attn_mask is None and key_padding_mask is None
+        # PyTorch's is_causal aligns the triangle at the top left: right only when L = S
+        only_causal = (is_causal and attn_mask is None and key_padding_mask is None and L == S)
         mask = None if only_causal and not need_weights else self._mask(
-            key_padding_mask, attn_mask, is_causal, B, L, S, q.dtype)
+            key_padding_mask, attn_mask, is_causal, B, L, S, q.dtype, cache is not None)
         if need_weights:
             context, weights = scaled_dot_product_attention(q, k, v, mask, dropout_p=dropout_p)
             if average_attn_weights:

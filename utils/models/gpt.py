@@ -4,8 +4,10 @@
                                                 x = x + FFN(LN(x));   logits = W_out LN(x)
 
 Generating token t+1 needs the keys and values of positions 0..t in every layer. Without a
-cache they are recomputed from scratch at every step; the cache keeps them, so each step only
-projects the newest position. Shapes: B batch, T positions, E width, H heads, D = E / H, V vocab.
+cache they are recomputed from scratch at every step; the cache (one ``KVCache`` per block,
+filled by ``MultiHeadAttention``) keeps them, so each step only projects the newest position.
+Like every model of the book, ``forward`` returns ``(output, attention weights or None)``.
+Shapes: B batch, T positions, E width, H heads, D = E / H, V vocab.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..attention import MultiHeadAttention
+from ..attention import KVCache, MultiHeadAttention
 from .transformer import FeedForward
 
 
@@ -38,24 +40,12 @@ class GPTBlock(nn.Module):
         self.norm1, self.norm2 = nn.LayerNorm(c.d_model), nn.LayerNorm(c.d_model)
         self.drop = nn.Dropout(c.dropout)
 
-    def attend(self, h, cache):
-        """Causal self-attention of the new positions h (B, T, E) over the cached keys and
-        values (each (B, H, P, D), or None) and their own -> output (B, T, E), new cache."""
-        mha = self.attention
-        q, k, v = (mha.split_heads(p(h)) for p in (mha.q_proj, mha.k_proj, mha.v_proj))
-        if cache is not None:
-            k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)
-        T, S = q.shape[2], k.shape[2]
-        # new position i (absolute S - T + i) may see keys 0 .. S - T + i
-        allowed = torch.ones(T, S, dtype=torch.bool, device=h.device).tril(diagonal=S - T)
-        p = mha.dropout if self.training else 0.0
-        context = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=p)
-        return mha.out_proj(mha.merge_heads(context)), (k, v)
-
-    def forward(self, x, cache=None):
-        a, cache = self.attend(self.norm1(x), cache)
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        """x (B, T, E) -> (B, T, E); causal self-attention over the cached positions and x's."""
+        h = self.norm1(x)
+        a, _ = self.attention(h, h, h, need_weights=False, is_causal=True, cache=cache)
         x = x + self.drop(a)
-        return x + self.drop(self.ffn(self.norm2(x))), cache
+        return x + self.drop(self.ffn(self.norm2(x)))
 
 
 class GPT(nn.Module):
@@ -70,19 +60,25 @@ class GPT(nn.Module):
         for embedding in (self.embed, self.positions):
             nn.init.normal_(embedding.weight, std=0.02)
 
-    def forward(self, tokens: torch.Tensor, cache: list | None = None):
-        """tokens (B, T) continuing the cached positions -> logits (B, T, V), new cache
-        (one (keys, values) pair per layer)."""
-        start = 0 if cache is None else cache[0][0].shape[2]
+    def new_cache(self) -> list[KVCache]:
+        """An empty key-value cache: one ``KVCache`` per block."""
+        return [KVCache() for _ in self.blocks]
+
+    def forward(self, tokens: torch.Tensor, cache: list[KVCache] | None = None):
+        """tokens (B, T) -> logits (B, T, V), None. With a ``cache`` (from ``new_cache``) the
+        tokens continue the positions it holds, and their keys and values are appended to it."""
+        if cache is not None and len(cache) != len(self.blocks):
+            raise ValueError(f"cache must hold one KVCache per block ({len(self.blocks)}), "
+                             f"got {len(cache)}: make it with new_cache()")
+        start = 0 if cache is None else len(cache[0])
         end = start + tokens.shape[1]
         if end > self.config.max_len:
             raise ValueError(f"positions up to {end} exceed max_len = {self.config.max_len}")
         x = self.embed(tokens) + self.positions(torch.arange(start, end, device=tokens.device))
-        x, new_cache = self.drop(x), []
+        x = self.drop(x)
         for i, block in enumerate(self.blocks):
-            x, layer_cache = block(x, None if cache is None else cache[i])
-            new_cache.append(layer_cache)
-        return self.out(self.norm(x)), new_cache
+            x = block(x, None if cache is None else cache[i])
+        return self.out(self.norm(x)), None
 
     @torch.no_grad()
     def generate(self, prompt: torch.Tensor, steps: int, temperature: float = 1.0,
@@ -100,8 +96,8 @@ class GPT(nn.Module):
         if prompt.shape[1] + steps > self.config.max_len:
             raise ValueError(f"prompt of {prompt.shape[1]} tokens + {steps} steps exceeds "
                              f"max_len = {self.config.max_len}")
-        tokens, cache = prompt, None
-        logits, cache = self(prompt)
+        tokens, cache = prompt, self.new_cache() if use_cache else None
+        logits, _ = self(prompt, cache)
         for _ in range(steps):
             last = logits[:, -1]
             if temperature == 0:
@@ -110,8 +106,5 @@ class GPT(nn.Module):
                 probs = torch.softmax(last / temperature, dim=-1)
                 nxt = torch.multinomial(probs, 1, generator=generator)
             tokens = torch.cat([tokens, nxt], dim=1)
-            if use_cache:
-                logits, cache = self(nxt, cache)
-            else:
-                logits, _ = self(tokens)
+            logits, _ = self(nxt, cache) if use_cache else self(tokens)
         return tokens

@@ -1,0 +1,39 @@
+"""A key-value cache for one attention layer (chapter 10).
+
+Generating token t + 1 needs the keys and values of positions 0 … t. A cache keeps them, so each
+step projects only the newest positions and appends their keys and values:
+
+    cache = KVCache()
+    out, _ = attention(x_new, x_new, x_new, is_causal=True, cache=cache)   # cache grows by T
+
+Shapes: keys and values (B, H, P, D) for P cached positions.
+"""
+from __future__ import annotations
+
+import torch
+
+
+class KVCache:
+    """The keys and values one attention layer has seen so far; empty at the start."""
+
+    def __init__(self):
+        self.key: torch.Tensor | None = None
+        self.value: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        """The number of cached positions P."""
+        return 0 if self.key is None else self.key.shape[-2]
+
+    def update(self, key: torch.Tensor, value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Append the new positions' keys and values (B, H, T, D); return all of them,
+        (B, H, P + T, D) each."""
+        if self.key is not None and (key.shape[:2] != self.key.shape[:2]
+                                     or key.shape[-1] != self.key.shape[-1]):
+            raise ValueError(f"new keys {tuple(key.shape)} do not continue the cached keys "
+                             f"{tuple(self.key.shape)} (same batch, heads and head width)")
+        if self.key is None:
+            self.key, self.value = key, value
+        else:
+            self.key = torch.cat([self.key, key], dim=-2)
+            self.value = torch.cat([self.value, value], dim=-2)
+        return self.key, self.value
