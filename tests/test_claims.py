@@ -17,7 +17,9 @@ CHAPTERS = Path(__file__).resolve().parent.parent / "chapters"
 # Chapters whose prose has been audited number by number (the rest follow, chapter by chapter).
 AUDITED = ["01_fixed_context_bottleneck", "02_attention_step_by_step", "03_bahdanau_attention",
            "04_luong_attention", "05_soft_vs_hard_attention",
-           "06_scoring_functions_and_scaling", "09_transformer", "10_gpt_decoder_only",
+           "06_scoring_functions_and_scaling", "07_self_attention", "08_multi_head_attention",
+           "09_transformer",
+           "10_gpt_decoder_only",
            "13_efficient_attention"]
 
 
