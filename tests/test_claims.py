@@ -19,7 +19,7 @@ AUDITED = ["01_fixed_context_bottleneck", "02_attention_step_by_step", "03_bahda
            "04_luong_attention", "05_soft_vs_hard_attention",
            "06_scoring_functions_and_scaling", "07_self_attention", "08_multi_head_attention",
            "09_transformer",
-           "10_gpt_decoder_only",
+           "10_gpt_decoder_only", "12_vision_transformer",
            "13_efficient_attention"]
 
 

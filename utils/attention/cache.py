@@ -6,7 +6,7 @@ step projects only the newest positions and appends their keys and values:
     cache = KVCache()
     out, _ = attention(x_new, x_new, x_new, is_causal=True, cache=cache)   # cache grows by T
 
-Shapes: keys and values (B, H, P, D) for P cached positions.
+Shapes: keys and values (B, H, S, D) for the S positions seen so far.
 """
 from __future__ import annotations
 
@@ -21,12 +21,12 @@ class KVCache:
         self.value: torch.Tensor | None = None
 
     def __len__(self) -> int:
-        """The number of cached positions P."""
+        """The number of cached positions."""
         return 0 if self.key is None else self.key.shape[-2]
 
     def update(self, key: torch.Tensor, value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Append the new positions' keys and values (B, H, T, D); return all of them,
-        (B, H, P + T, D) each."""
+        """Append the T new positions' keys and values (B, H, T, D) to the S cached ones;
+        return all of them, (B, H, S + T, D) each."""
         if self.key is not None and (key.shape[:2] != self.key.shape[:2]
                                      or key.shape[-1] != self.key.shape[-1]):
             raise ValueError(f"new keys {tuple(key.shape)} do not continue the cached keys "

@@ -132,8 +132,8 @@ class MultiHeadAttention(nn.Module):
                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """query (B, L, E), key (B, S, E), value (B, S, E) -> output (B, L, E) and weights:
         (B, L, S) averaged over heads, (B, H, L, S) per head, or None if not ``need_weights``.
-        With a ``cache`` holding P positions, the keys are the P cached ones and the S new
-        ones (masks then cover all P + S)."""
+        With a ``cache``, the keys are the cached ones followed by this call's S, and masks
+        cover all of them."""
         for name, x in (("query", query), ("key", key), ("value", value)):
             if x.dim() != 3 or x.shape[-1] != self.embed_dim:
                 raise ValueError(f"{name} must be (batch, length, {self.embed_dim}), got "
@@ -144,7 +144,7 @@ class MultiHeadAttention(nn.Module):
                              f"{tuple(value.shape)} disagree on batch size or number of keys")
         q, k, v = (self.split_heads(x) for x in self._project(query, key, value))  # (B, H, ·, D)
         if cache is not None:
-            k, v = cache.update(k, v)                                        # (B, H, P + S, D)
+            k, v = cache.update(k, v)                          # (B, H, cached + S, D)
             S = k.shape[2]
             # one new query may see every key (the cached ones and its own): no mask needed
             is_causal = is_causal and not (L == 1 and attn_mask is None)
