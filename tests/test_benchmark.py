@@ -1,5 +1,5 @@
 """The benchmark command runs (it reports timings; tests never assert on them)."""
-from utils.benchmark import interleaved_seconds, multihead_speed
+from utils.measure import interleaved_seconds, multihead_speed
 
 
 def test_interleaved_seconds_reports_every_function():
@@ -16,7 +16,7 @@ def test_multihead_speed_runs_on_small_sizes():
 
 
 def test_peak_memory_sees_the_quadratic_matrix():
-    from utils.benchmark import attention_peak_memory_mib
+    from utils.measure import attention_peak_memory_mib
 
     naive = attention_peak_memory_mib("naive", 1024)
     assert 7.9 < naive < 9                    # scores and weights: 2 × 1024² × 4 bytes = 8 MiB
@@ -24,7 +24,7 @@ def test_peak_memory_sees_the_quadratic_matrix():
 
 
 def test_kv_cache_speed_runs_on_a_small_model():
-    from utils.benchmark import kv_cache_speed
+    from utils.measure import kv_cache_speed
     from utils.models.gpt import GPT, GPTConfig
 
     model = GPT(GPTConfig(vocab=7, d_model=8, heads=2, layers=1, d_ff=16, max_len=12))

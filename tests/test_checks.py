@@ -2,7 +2,7 @@
 import torch
 
 from utils.checks import CheckResult, check_last_valid_state, check_token_accuracy
-from utils.specials import PAD
+from utils.special_tokens import PAD
 
 
 def stub(*args):
@@ -691,7 +691,7 @@ def test_mean_pool_checker():
     import torch.nn.functional as F
 
     from utils.checks import check_mean_pool
-    from utils.pretrained import mean_pool
+    from utils.models.bert import mean_pool
 
     def masked_sum(h, m):
         return (h * m.unsqueeze(-1)).sum(1)

@@ -4,7 +4,7 @@ import torch
 
 from utils.checks.decoding import _best_by_enumeration, _garden_path, markov
 from utils.models.decoding import beam_search
-from utils.specials import EOS
+from utils.special_tokens import EOS
 
 
 def test_beam_one_is_greedy_and_two_finds_the_garden_path():

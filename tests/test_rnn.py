@@ -77,10 +77,11 @@ def test_greedy_decoding_matches_argmax_of_teacher_forcing_on_its_own_output():
     torch.manual_seed(3)
     model = FixedContextSeq2Seq(Seq2SeqConfig(20, 15, 6, 8)).eval()
     src, lengths = padded_batch()
-    tokens = model.greedy(src, lengths, max_len=5)
-    assert tokens.shape == (3, 5)
+    tokens, weights = model.greedy(src, lengths, max_len=5)
+    assert tokens.shape == (3, 5) and weights is None
     tgt_in = torch.cat([torch.ones(3, 1, dtype=torch.long), tokens[:, :-1]], dim=1)
-    assert torch.equal(model(src, lengths, tgt_in).argmax(-1), tokens)
+    logits, weights = model(src, lengths, tgt_in)
+    assert torch.equal(logits.argmax(-1), tokens) and weights is None
 
 
 def test_decoder_input_errors():

@@ -35,12 +35,12 @@ class Oracle(torch.nn.Module):
         self.vocab_size = vocab_size
         self.answers = None
 
-    def forward(self, src, src_lengths, tgt_in):
-        return torch.nn.functional.one_hot(self.answers, self.vocab_size).float() * 10
+    def forward(self, src, src_lengths, tgt_in):     # the book's protocol: (logits, weights)
+        return torch.nn.functional.one_hot(self.answers, self.vocab_size).float() * 10, None
 
     def greedy(self, src, src_lengths, max_len):
         pad = torch.full((self.answers.shape[0], max_len - self.answers.shape[1]), PAD)
-        return torch.cat([self.answers, pad], dim=1)
+        return torch.cat([self.answers, pad], dim=1), None
 
 
 def test_token_accuracy_ignores_padding():

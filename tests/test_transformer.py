@@ -6,7 +6,7 @@ from torch import nn
 from utils.attention import MultiHeadAttention
 from utils.models.transformer import (DecoderBlock, EncoderBlock, Seq2SeqTransformer,
                                       TransformerConfig)
-from utils.specials import BOS, PAD
+from utils.special_tokens import BOS, PAD
 
 E, H, FF = 16, 4, 32
 
@@ -14,8 +14,8 @@ E, H, FF = 16, 4, 32
 def copy_common(ours, theirs, attention_pairs):
     for mine, torch_mha in attention_pairs:
         mine.load_state_dict(MultiHeadAttention.from_torch(torch_mha).state_dict())
-    ours.ffn[0].load_state_dict(theirs.linear1.state_dict())
-    ours.ffn[3].load_state_dict(theirs.linear2.state_dict())
+    ours.ffn.linear1.load_state_dict(theirs.linear1.state_dict())
+    ours.ffn.linear2.load_state_dict(theirs.linear2.state_dict())
 
 
 @pytest.mark.parametrize("norm", ["pre", "post"])

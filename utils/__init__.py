@@ -5,13 +5,16 @@ Layers (imports point down only):
     checks                 exercise checkers            (imported by notebooks only)
     claims                 numbers in the prose, checked against the code (notebooks, tests)
     train, metrics, plots  training, evaluation, figures
-    diagrams, explorer     architecture diagrams; the interactive attention explorer
-    models                 recurrent encoder/decoder, attention modules
+    measure                timings and peak memory
+    diagrams, block_diagrams, explorer   architecture diagrams; the attention explorer
+    pretrained             all-MiniLM-L6-v2's weights and tokenizer, read from files
+    models                 recurrent and Transformer models, BERT's encoder; protocol: every
+                           model returns (output, attention weights or None)
     data                   Mini-German (pair, lexicon, grammar, sampler), splits, vocabularies
                            and batches, corpora, toy tasks, glimpse canvases, text
-    specials               ids of the special tokens (pad, bos, eos, unk)
+    special_tokens         ids of the special tokens (pad, bos, eos, unk)
     setup                  setup_book(): seeds, threads, plot style
-    student_edition, sphinx_book   tools run on their own; nothing imports them
+    student_edition, sphinx_book, benchmark   tools run on their own; nothing imports them
 
 Shape letters used in comments throughout the book:
 

@@ -48,18 +48,26 @@ def arrow(ax, start, end, color: str = "#444444", style: str = "-|>", rad: float
                                  connectionstyle=f"arc3,rad={rad}"))
 
 
+def encoder_row(ax, source, step: float, y_word: float, y_state: float,
+                both_ways: bool = False) -> list:
+    """Source words along the bottom, each read into its encoder state h_i above it, the states
+    linked left to right (both ways for a bidirectional encoder); returns the state boxes."""
+    states = []
+    for i, word in enumerate(source):
+        x = 0.4 + step * i
+        inp = box(ax, x, y_word, word, "input")
+        states.append(box(ax, x, y_state, f"$h_{i + 1}$", "encoder"))
+        arrow(ax, inp, states[-1])
+    for a, b in zip(states, states[1:]):
+        arrow(ax, a, b, style="<|-|>" if both_ways else "-|>")
+    return states
+
+
 def fixed_context_diagram(source=("he", "is", "playing", "football"),
                           target=("er", "spielt", "Fußball")):
     """Chapter 1: a GRU encoder reads the source; its last state c is all the decoder sees."""
     fig, ax = _canvas(9.5, 3.6, (-0.6, 9.4), (-0.6, 3.0))
-    states = []
-    for i, word in enumerate(source):
-        x = 0.4 + 1.05 * i
-        inp = box(ax, x, -0.2, word, "input")
-        states.append(box(ax, x, 0.9, f"$h_{i + 1}$", "encoder"))
-        arrow(ax, inp, states[-1])
-        if i:
-            arrow(ax, states[-2], states[-1])
+    states = encoder_row(ax, source, 1.05, -0.2, 0.9)
     c = box(ax, 0.4 + 1.05 * len(source), 1.9, "$c = h_S$", "context", width=1.1)
     arrow(ax, states[-1], c)
     previous = ("<bos>",) + tuple(target[:-1])
@@ -84,14 +92,7 @@ def attention_decoder_diagram(source=("he", "is", "playing", "football"), step: 
     """Chapter 3: at step t the previous state s_{t-1} scores every h_i; their weighted
     average c_t enters the update s_t = GRU([e(y_{t-1}); c_t], s_{t-1})."""
     fig, ax = _canvas(9.5, 4.2, (-0.6, 9.4), (-0.7, 3.6))
-    states = []
-    for i, word in enumerate(source):
-        x = 0.4 + 1.15 * i
-        inp = box(ax, x, -0.3, word, "input")
-        states.append(box(ax, x, 0.8, f"$h_{i + 1}$", "encoder"))
-        arrow(ax, inp, states[-1])
-    for a, b in zip(states, states[1:]):
-        arrow(ax, a, b, style="<|-|>")
+    states = encoder_row(ax, source, 1.15, -0.3, 0.8, both_ways=True)
     attend = box(ax, 2.1, 2.2, r"$\alpha_{ti} = \mathrm{softmax}_i(e_{ti})$", "attention",
                  width=2.6)
     for h in states:

@@ -5,8 +5,8 @@ import torch
 from sacrebleu.metrics import BLEU
 
 from .data.vocab import Vocab, iterate_batches
-from .specials import EOS, PAD
-from .train import teacher_forced_logits
+from .special_tokens import EOS, PAD
+from .models.protocol import teacher_forced_logits
 
 
 def token_accuracy(pred: torch.Tensor, target: torch.Tensor) -> float:
@@ -36,8 +36,7 @@ def _fit_length(tokens: torch.Tensor, length: int) -> torch.Tensor:
 def greedy_predictions(model, batch, extra_steps: int = 0) -> tuple:
     """Greedy output cut after the first <eos> and padded/cut to the reference length:
     (predictions (B, T) aligned with batch.tgt_out, raw tokens (B, T + extra_steps))."""
-    out = model.greedy(batch.src, batch.src_lengths, batch.tgt_out.shape[1] + extra_steps)
-    tokens = out[0] if isinstance(out, tuple) else out
+    tokens, _ = model.greedy(batch.src, batch.src_lengths, batch.tgt_out.shape[1] + extra_steps)
     return _fit_length(cut_after_eos(tokens), batch.tgt_out.shape[1]), tokens
 
 

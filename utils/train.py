@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .specials import PAD
+from .models.protocol import teacher_forced_logits
+from .special_tokens import PAD
 
 QUIET_ENV = "ATTENTION_BOOK_QUIET"
 
@@ -48,13 +49,6 @@ def sequence_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
                          "disagree on (batch, length)")
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
                            ignore_index=PAD)
-
-
-def teacher_forced_logits(model, batch) -> torch.Tensor:
-    """Logits (B, T, V) of ``model(src, src_lengths, tgt_in)``; attention models return
-    (logits, weights) and only the logits are kept."""
-    out = model(batch.src, batch.src_lengths, batch.tgt_in)
-    return out[0] if isinstance(out, tuple) else out
 
 
 def learning_rate_factor(step: int, steps: int, warmup: int = 0) -> float:

@@ -7,7 +7,7 @@ import math
 import torch
 
 from ..models.decoding import beam_search
-from ..specials import BOS, EOS
+from ..special_tokens import BOS, EOS
 from .core import _call, _Failed, _run
 
 

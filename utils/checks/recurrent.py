@@ -5,7 +5,7 @@ import torch
 
 from ..metrics import token_accuracy
 from ..models.rnn import last_valid_state
-from ..specials import PAD
+from ..special_tokens import PAD
 from .core import _call, _Failed, _run, _tensor
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch.nn.utils.rnn import pad_sequence
 
-from ..specials import BOS, EOS, PAD, SPECIALS, UNK
+from ..special_tokens import BOS, EOS, PAD, SPECIALS, UNK
 
 
 class Vocab:

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ..attention import AdditiveAttention, additive_mask, padding_to_valid
-from ..specials import BOS, PAD
+from ..special_tokens import BOS, PAD
 from .rnn import Encoder, Seq2SeqConfig
 
 

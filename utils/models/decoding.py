@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from ..specials import BOS, EOS
+from ..special_tokens import BOS, EOS
 
 
 def beam_search(log_probs_fn, beam_size: int, max_len: int, bos: int = BOS,

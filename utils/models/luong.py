@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from ..attention import attention_pool, masked_softmax, padding_to_valid
-from ..specials import BOS, PAD
+from ..special_tokens import BOS, PAD
 from .rnn import Encoder
 
 SCORES = ("dot", "general", "concat")

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from ..specials import BOS, PAD
+from ..special_tokens import BOS, PAD
 
 
 def check_source(src: torch.Tensor, src_lengths: torch.Tensor) -> None:
@@ -119,15 +119,17 @@ class FixedContextSeq2Seq(nn.Module):
         self.decoder = ContextDecoder(config.tgt_vocab, config.embed_dim, config.hidden_size,
                                       self.encoder.output_size)
 
-    def forward(self, src, src_lengths, tgt_in) -> torch.Tensor:
-        """Teacher forcing: src (B, S), src_lengths (B,), tgt_in (B, T) -> logits (B, T, V)."""
+    def forward(self, src, src_lengths, tgt_in) -> tuple:
+        """Teacher forcing: src (B, S), src_lengths (B,), tgt_in (B, T) -> logits (B, T, V) and
+        None (no attention weights: the book's protocol, ``utils.models.protocol``)."""
         _, context = self.encoder(src, src_lengths)  # (B, C): everything the decoder will know
         logits, _ = self.decoder(tgt_in, context)
-        return logits
+        return logits, None
 
     @torch.no_grad()
-    def greedy(self, src, src_lengths, max_len: int) -> torch.Tensor:
-        """Greedy decoding: (B, S) -> (B, max_len) token ids (stop reading at the first <eos>)."""
+    def greedy(self, src, src_lengths, max_len: int) -> tuple:
+        """Greedy decoding: (B, S) -> (B, max_len) token ids (stop reading at the first <eos>)
+        and None (no attention weights)."""
         _, context = self.encoder(src, src_lengths)
         token = torch.full((src.shape[0], 1), BOS, dtype=torch.long, device=src.device)
         state, out = None, []
@@ -135,4 +137,4 @@ class FixedContextSeq2Seq(nn.Module):
             logits, state = self.decoder(token, context, state)  # (B, 1, V)
             token = logits.argmax(-1)  # (B, 1)
             out.append(token)
-        return torch.cat(out, dim=1)
+        return torch.cat(out, dim=1), None

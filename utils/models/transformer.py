@@ -13,13 +13,14 @@ Shapes: B batch, S source length, T target length, E model width, H heads, V voc
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from ..attention import MultiHeadAttention, lengths_to_valid
-from ..specials import BOS, PAD
+from ..special_tokens import BOS, PAD
 from .positional import SinusoidalPositions
 from .rnn import check_source
 
@@ -46,13 +47,16 @@ ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU}   # GELU: the exact (erf) form,
 
 class FeedForward(nn.Sequential):
     """Position-wise FFN(x) = W₂ dropout(act(W₁ x)): (…, E) -> (…, E); act is ReLU (the
-    original Transformer) or GELU (BERT, GPT)."""
+    original Transformer) or GELU (BERT, GPT). The layers carry ``nn.TransformerEncoderLayer``'s
+    names, ``linear1`` and ``linear2``, so checkpoints map by name, not by position."""
 
     def __init__(self, d_model: int, d_ff: int, dropout: float, activation: str = "relu"):
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
-        super().__init__(nn.Linear(d_model, d_ff), ACTIVATIONS[activation](), nn.Dropout(dropout),
-                         nn.Linear(d_ff, d_model))
+        super().__init__(OrderedDict(linear1=nn.Linear(d_model, d_ff),
+                                     activation=ACTIVATIONS[activation](),
+                                     dropout=nn.Dropout(dropout),
+                                     linear2=nn.Linear(d_ff, d_model)))
 
 
 class EncoderBlock(nn.Module):
