@@ -4,8 +4,8 @@ import torch
 from torch import nn
 
 from utils.attention import MultiHeadAttention
-from utils.models.transformer import (DecoderBlock, EncoderBlock, Seq2SeqTransformer,
-                                      TransformerConfig)
+from utils.models.blocks import TransformerBlock, TransformerStack
+from utils.models.transformer import Seq2SeqTransformer, TransformerConfig
 from utils.special_tokens import BOS, PAD
 
 E, H, FF = 16, 4, 32
@@ -25,7 +25,7 @@ def test_encoder_block_equals_pytorch(norm, activation, eps):
     theirs = nn.TransformerEncoderLayer(E, H, FF, dropout=0.0, batch_first=True,
                                         norm_first=norm == "pre", activation=activation,
                                         layer_norm_eps=eps)
-    ours = EncoderBlock(E, H, FF, 0.0, norm, activation, eps)
+    ours = TransformerBlock(E, H, FF, 0.0, norm, activation, eps)
     assert ours.norm1.eps == eps
     copy_common(ours, theirs, [(ours.self_attention, theirs.self_attn)])
     ours.norm1.load_state_dict(theirs.norm1.state_dict())
@@ -42,17 +42,18 @@ def test_decoder_block_equals_pytorch(norm):
     torch.manual_seed(1)
     theirs = nn.TransformerDecoderLayer(E, H, FF, dropout=0.0, batch_first=True,
                                         norm_first=norm == "pre")
-    ours = DecoderBlock(E, H, FF, 0.0, norm)
+    ours = TransformerBlock(E, H, FF, 0.0, norm, causal=True, cross_attention=True)
     copy_common(ours, theirs, [(ours.self_attention, theirs.self_attn),
                                (ours.cross_attention, theirs.multihead_attn)])
-    for mine, their in zip(ours.norms, (theirs.norm1, theirs.norm2, theirs.norm3)):
+    for mine, their in zip((ours.norm1, ours.norm2, ours.norm3),
+                           (theirs.norm1, theirs.norm2, theirs.norm3)):
         mine.load_state_dict(their.state_dict())
     y, memory = torch.randn(3, 5, E), torch.randn(3, 7, E)
     padding = torch.arange(7) >= torch.tensor([7, 5, 2]).unsqueeze(1)
     causal = nn.Transformer.generate_square_subsequent_mask(5)
     expected = theirs(y, memory, tgt_mask=causal, tgt_is_causal=True,
                       memory_key_padding_mask=padding)
-    got, weights = ours(y, memory, padding, need_weights=True)
+    got, weights = ours(y, memory=memory, memory_padding=padding, need_weights=True)
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
     assert weights.shape == (3, H, 5, 7) and (weights[2, :, :, 2:] == 0).all()
 
@@ -116,3 +117,46 @@ def test_source_lengths_decide_the_padding():
         model(padded, torch.tensor([5, 2]), tgt)
     with pytest.raises(ValueError, match="src_lengths must have shape"):
         model.greedy(padded, torch.tensor([4]), 3)
+
+
+def test_a_causal_block_equals_pytorchs_encoder_layer_with_a_causal_mask():
+    """The decoder-only (GPT) block: self-attention with the causal mask, no cross-attention."""
+    torch.manual_seed(2)
+    theirs = nn.TransformerEncoderLayer(E, H, FF, dropout=0.0, batch_first=True, norm_first=True)
+    ours = TransformerBlock(E, H, FF, 0.0, "pre", causal=True)
+    copy_common(ours, theirs, [(ours.self_attention, theirs.self_attn)])
+    ours.norm1.load_state_dict(theirs.norm1.state_dict())
+    ours.norm2.load_state_dict(theirs.norm2.state_dict())
+    x = torch.randn(2, 6, E)
+    causal = nn.Transformer.generate_square_subsequent_mask(6)
+    got, _ = ours(x)
+    torch.testing.assert_close(got, theirs(x, src_mask=causal, is_causal=True), atol=1e-5, rtol=0)
+
+
+def test_one_block_names_its_parts_as_pytorch_does():
+    encoder = TransformerBlock(E, H, FF)
+    decoder = TransformerBlock(E, H, FF, causal=True, cross_attention=True)
+    assert {k.split(".")[0] for k in encoder.state_dict()} == {"self_attention", "ffn", "norm1",
+                                                               "norm2"}
+    assert {k.split(".")[0] for k in decoder.state_dict()} == {
+        "self_attention", "cross_attention", "ffn", "norm1", "norm2", "norm3"}
+    assert "ffn.linear1.weight" in encoder.state_dict() and "ffn.linear2.bias" in encoder.state_dict()
+
+
+@pytest.mark.parametrize("make, call, message", [
+    (lambda: TransformerBlock(E, H, FF), lambda b: b(torch.randn(1, 3, E), memory=torch.randn(1, 2, E)),
+     "memory is needed by a block with cross-attention"),
+    (lambda: TransformerBlock(E, H, FF, cross_attention=True), lambda b: b(torch.randn(1, 3, E)),
+     "memory is needed by a block with cross-attention"),
+    (lambda: TransformerBlock(E, H, FF, norm="middle"), None, "norm must be 'pre' or 'post'"),
+    (lambda: TransformerStack(0, E, H, FF), None, "layers must be a positive whole number"),
+    (lambda: TransformerStack(2, E, H, FF, causal=True),
+     lambda s: s(torch.randn(1, 3, E), caches=[None]), "one KVCache per block"),
+])
+def test_blocks_name_bad_arguments(make, call, message):
+    from utils.attention import KVCache
+    with pytest.raises(ValueError, match=message):
+        made = make()
+        call(made)
+    with pytest.raises(ValueError, match="needs a causal block"):
+        TransformerBlock(E, H, FF)(torch.randn(1, 3, E), cache=KVCache())

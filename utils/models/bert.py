@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .transformer import EncoderBlock
+from .blocks import TransformerStack
 
 
 @dataclass
@@ -39,9 +39,8 @@ class BertEncoder(nn.Module):
         self.position = nn.Embedding(c.max_len, c.d_model)
         self.segment = nn.Embedding(c.type_vocab, c.d_model)
         self.norm, self.drop = nn.LayerNorm(c.d_model, c.eps), nn.Dropout(c.dropout)
-        self.blocks = nn.ModuleList(
-            EncoderBlock(c.d_model, c.heads, c.d_ff, c.dropout, "post", "gelu", c.eps)
-            for _ in range(c.layers))
+        self.blocks = TransformerStack(c.layers, c.d_model, c.heads, c.d_ff, c.dropout, "post",
+                                       "gelu", c.eps)
 
     def forward(self, input_ids, attention_mask, need_weights=False):
         """input_ids, attention_mask (N, L) with 1 = real token -> hidden states (N, L, E) and
@@ -51,12 +50,8 @@ class BertEncoder(nn.Module):
             torch.zeros_like(input_ids))
         h = self.drop(self.norm(h))
         padding = attention_mask == 0                          # PyTorch: True = ignore
-        weights = []
-        for block in self.blocks:
-            h, w = block(h, padding, need_weights=need_weights)
-            if need_weights:
-                weights.append(w)
-        return h, weights
+        h, weights = self.blocks(h, padding, need_weights=need_weights)
+        return h, (weights if need_weights else [])
 
 
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:

@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..attention import KVCache, MultiHeadAttention
-from .transformer import FeedForward
+from ..attention import KVCache
+from .blocks import TransformerStack
 
 
 @dataclass
@@ -32,22 +32,6 @@ class GPTConfig:
     dropout: float = 0.1
 
 
-class GPTBlock(nn.Module):
-    def __init__(self, c: GPTConfig):
-        super().__init__()
-        self.attention = MultiHeadAttention(c.d_model, c.heads, c.dropout)
-        self.ffn = FeedForward(c.d_model, c.d_ff, c.dropout)
-        self.norm1, self.norm2 = nn.LayerNorm(c.d_model), nn.LayerNorm(c.d_model)
-        self.drop = nn.Dropout(c.dropout)
-
-    def forward(self, x: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
-        """x (B, T, E) -> (B, T, E); causal self-attention over the cached positions and x's."""
-        h = self.norm1(x)
-        a, _ = self.attention(h, h, h, need_weights=False, is_causal=True, cache=cache)
-        x = x + self.drop(a)
-        return x + self.drop(self.ffn(self.norm2(x)))
-
-
 class GPT(nn.Module):
     def __init__(self, config: GPTConfig):
         super().__init__()
@@ -55,7 +39,8 @@ class GPT(nn.Module):
         self.embed = nn.Embedding(c.vocab, c.d_model)
         self.positions = nn.Embedding(c.max_len, c.d_model)
         self.drop = nn.Dropout(c.dropout)
-        self.blocks = nn.ModuleList(GPTBlock(c) for _ in range(c.layers))
+        self.blocks = TransformerStack(c.layers, c.d_model, c.heads, c.d_ff, c.dropout, "pre",
+                                       causal=True)
         self.norm, self.out = nn.LayerNorm(c.d_model), nn.Linear(c.d_model, c.vocab)
         for embedding in (self.embed, self.positions):
             nn.init.normal_(embedding.weight, std=0.02)
@@ -75,9 +60,7 @@ class GPT(nn.Module):
         if end > self.config.max_len:
             raise ValueError(f"positions up to {end} exceed max_len = {self.config.max_len}")
         x = self.embed(tokens) + self.positions(torch.arange(start, end, device=tokens.device))
-        x = self.drop(x)
-        for i, block in enumerate(self.blocks):
-            x = block(x, None if cache is None else cache[i])
+        x, _ = self.blocks(self.drop(x), caches=cache)
         return self.out(self.norm(x)), None
 
     @torch.no_grad()

@@ -1,26 +1,25 @@
-"""The Transformer encoder-decoder (Vaswani et al., 2017), built from the book's attention.
+"""The Transformer encoder-decoder (Vaswani et al., 2017), built from the book's blocks.
 
     encoder block:  x = x + SelfAttention(x);            x = x + FFN(x)
     decoder block:  y = y + CausalSelfAttention(y);      y = y + CrossAttention(y, memory);
                     y = y + FFN(y)
 
 with LayerNorm either after each residual sum (``norm="post"``, the original paper) or at the
-start of each branch (``norm="pre"``, plus a final LayerNorm per stack). The blocks mirror
-``nn.TransformerEncoderLayer`` / ``nn.TransformerDecoderLayer`` (ReLU feed-forward, dropout
-after attention, inside and after the feed-forward), which the tests copy weights from.
+start of each branch (``norm="pre"``, plus a final LayerNorm per stack). Both stacks are
+``utils.models.blocks.TransformerStack``s (the decoder's causal, with cross-attention).
 
 Shapes: B batch, S source length, T target length, E model width, H heads, V vocabulary.
 """
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from ..attention import MultiHeadAttention, lengths_to_valid
+from ..attention import lengths_to_valid
 from ..special_tokens import BOS, PAD
+from .blocks import TransformerStack
 from .positional import SinusoidalPositions
 from .rnn import check_source
 
@@ -42,75 +41,6 @@ class TransformerConfig:
             raise ValueError(f"norm must be 'pre' or 'post', got {self.norm!r}")
 
 
-ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU}   # GELU: the exact (erf) form, as in BERT
-
-
-class FeedForward(nn.Sequential):
-    """Position-wise FFN(x) = W₂ dropout(act(W₁ x)): (…, E) -> (…, E); act is ReLU (the
-    original Transformer) or GELU (BERT, GPT). The layers carry ``nn.TransformerEncoderLayer``'s
-    names, ``linear1`` and ``linear2``, so checkpoints map by name, not by position."""
-
-    def __init__(self, d_model: int, d_ff: int, dropout: float, activation: str = "relu"):
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
-        super().__init__(OrderedDict(linear1=nn.Linear(d_model, d_ff),
-                                     activation=ACTIVATIONS[activation](),
-                                     dropout=nn.Dropout(dropout),
-                                     linear2=nn.Linear(d_ff, d_model)))
-
-
-class EncoderBlock(nn.Module):
-    """Self-attention and feed-forward sublayers with residual connections; ``norm`` "pre" or
-    "post"; ``activation`` and ``eps`` (LayerNorm's) let the block match BERT (chapter 11)."""
-
-    def __init__(self, d_model: int, heads: int, d_ff: int, dropout: float, norm: str,
-                 activation: str = "relu", eps: float = 1e-5):
-        super().__init__()
-        self.self_attention = MultiHeadAttention(d_model, heads, dropout)
-        self.ffn = FeedForward(d_model, d_ff, dropout, activation)
-        self.norm1, self.norm2 = nn.LayerNorm(d_model, eps), nn.LayerNorm(d_model, eps)
-        self.drop1, self.drop2 = nn.Dropout(dropout), nn.Dropout(dropout)
-        self.pre = norm == "pre"
-
-    def forward(self, x, padding=None, need_weights=False):
-        """x (B, S, E), padding (B, S) True = pad -> (B, S, E), weights (B, H, S, S) or None."""
-        h = self.norm1(x) if self.pre else x
-        a, w = self.self_attention(h, h, h, key_padding_mask=padding, need_weights=need_weights,
-                                   average_attn_weights=False)
-        x = x + self.drop1(a) if self.pre else self.norm1(x + self.drop1(a))
-        if self.pre:
-            return x + self.drop2(self.ffn(self.norm2(x))), w
-        return self.norm2(x + self.drop2(self.ffn(x))), w
-
-
-class DecoderBlock(nn.Module):
-    def __init__(self, d_model: int, heads: int, d_ff: int, dropout: float, norm: str):
-        super().__init__()
-        self.self_attention = MultiHeadAttention(d_model, heads, dropout)
-        self.cross_attention = MultiHeadAttention(d_model, heads, dropout)
-        self.ffn = FeedForward(d_model, d_ff, dropout)
-        self.norms = nn.ModuleList(nn.LayerNorm(d_model) for _ in range(3))
-        self.drops = nn.ModuleList(nn.Dropout(dropout) for _ in range(3))
-        self.pre = norm == "pre"
-
-    def _residual(self, i, x, branch):
-        if self.pre:
-            out, w = branch(self.norms[i](x))
-            return x + self.drops[i](out), w
-        out, w = branch(x)
-        return self.norms[i](x + self.drops[i](out)), w
-
-    def forward(self, y, memory, memory_padding=None, need_weights=False):
-        """y (B, T, E), memory (B, S, E) -> (B, T, E), cross-attention weights (B, H, T, S)."""
-        y, _ = self._residual(0, y, lambda h: self.self_attention(
-            h, h, h, is_causal=True, need_weights=False))
-        y, w = self._residual(1, y, lambda h: self.cross_attention(
-            h, memory, memory, key_padding_mask=memory_padding, need_weights=need_weights,
-            average_attn_weights=False))
-        y, _ = self._residual(2, y, lambda h: (self.ffn(h), None))
-        return y, w
-
-
 class Seq2SeqTransformer(nn.Module):
     """Embeddings × √E + sinusoidal positions, an encoder stack and a decoder stack.
 
@@ -129,8 +59,8 @@ class Seq2SeqTransformer(nn.Module):
             embedding.weight.data[PAD] = 0.0
         self.positions, self.drop = SinusoidalPositions(c.d_model), nn.Dropout(c.dropout)
         block = (c.d_model, c.heads, c.d_ff, c.dropout, c.norm)
-        self.encoder = nn.ModuleList(EncoderBlock(*block) for _ in range(c.encoder_layers))
-        self.decoder = nn.ModuleList(DecoderBlock(*block) for _ in range(c.decoder_layers))
+        self.encoder = TransformerStack(c.encoder_layers, *block)
+        self.decoder = TransformerStack(c.decoder_layers, *block, causal=True, cross_attention=True)
         final = (lambda: nn.LayerNorm(c.d_model)) if c.norm == "pre" else nn.Identity
         self.encoder_norm, self.decoder_norm = final(), final()
         self.out = nn.Linear(c.d_model, c.tgt_vocab)
@@ -148,18 +78,14 @@ class Seq2SeqTransformer(nn.Module):
         else:
             check_source(src, src_lengths)
             padding = ~lengths_to_valid(src_lengths.to(src.device), src.shape[1])  # (B, S)
-        x, weights = self._embed(self.src_embed, src), []
-        for block in self.encoder:
-            x, w = block(x, padding, need_weights)
-            weights.append(w)
+        x, weights = self.encoder(self._embed(self.src_embed, src), padding,
+                                  need_weights=need_weights)
         return self.encoder_norm(x), padding, weights
 
     def decode(self, tgt_in, memory, padding, need_weights=False):
         """tgt_in (B, T) -> logits (B, T, V), per-layer cross weights [(B, H, T, S)]."""
-        y, weights = self._embed(self.tgt_embed, tgt_in), []
-        for block in self.decoder:
-            y, w = block(y, memory, padding, need_weights)
-            weights.append(w)
+        y, weights = self.decoder(self._embed(self.tgt_embed, tgt_in), memory=memory,
+                                  memory_padding=padding, need_weights=need_weights)
         return self.out(self.decoder_norm(y)), weights
 
     def forward(self, src, src_lengths, tgt_in):

@@ -2,15 +2,29 @@
 
 An image is cut into non-overlapping P × P patches, read row by row; each patch is flattened and
 projected to width E; a learned [CLS] vector is put in front; learned position vectors are
-added; pre-LN encoder blocks (``utils.models.transformer.EncoderBlock``) follow; the class is
+added; pre-LN encoder blocks (``utils.models.blocks.TransformerStack``) follow; the class is
 read from the final [CLS] vector. Shapes: N images, H × W pixels, n = (H/P)(W/P) patches.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
-from .transformer import EncoderBlock
+from .blocks import TransformerStack
+
+
+@dataclass
+class ViTConfig:
+    image_size: int = 8
+    patch: int = 2
+    d_model: int = 64
+    heads: int = 4
+    layers: int = 2
+    d_ff: int = 128
+    dropout: float = 0.1
+    classes: int = 10
 
 
 def patchify(images: torch.Tensor, patch: int) -> torch.Tensor:
@@ -24,25 +38,23 @@ def patchify(images: torch.Tensor, patch: int) -> torch.Tensor:
 
 
 class TinyViT(nn.Module):
-    def __init__(self, image_size: int = 8, patch: int = 2, d_model: int = 64, heads: int = 4,
-                 layers: int = 2, d_ff: int = 128, dropout: float = 0.1, classes: int = 10):
+    def __init__(self, config: ViTConfig | None = None):
         super().__init__()
-        self.patch = patch
-        n = (image_size // patch) ** 2
-        self.embed = nn.Linear(patch * patch, d_model)
-        self.cls = nn.Parameter(torch.zeros(1, 1, d_model))
-        self.positions = nn.Parameter(0.02 * torch.randn(1, n + 1, d_model))
-        self.blocks = nn.ModuleList(EncoderBlock(d_model, heads, d_ff, dropout, "pre")
-                                    for _ in range(layers))
-        self.norm, self.head = nn.LayerNorm(d_model), nn.Linear(d_model, classes)
+        c = self.config = config or ViTConfig()
+        if c.image_size % c.patch:
+            raise ValueError(f"image_size {c.image_size} is not divisible by patch {c.patch}")
+        self.patch = c.patch
+        n = (c.image_size // c.patch) ** 2
+        self.embed = nn.Linear(c.patch * c.patch, c.d_model)
+        self.cls = nn.Parameter(torch.zeros(1, 1, c.d_model))
+        self.positions = nn.Parameter(0.02 * torch.randn(1, n + 1, c.d_model))
+        self.blocks = TransformerStack(c.layers, c.d_model, c.heads, c.d_ff, c.dropout, "pre")
+        self.norm, self.head = nn.LayerNorm(c.d_model), nn.Linear(c.d_model, c.classes)
 
     def forward(self, images: torch.Tensor, need_weights: bool = False):
         """images (N, H, W) -> logits (N, classes), and per layer the attention weights
         (N, heads, n+1, n+1) if ``need_weights`` (index 0 is [CLS])."""
         x = self.embed(patchify(images, self.patch))                   # (N, n, E)
         x = torch.cat([self.cls.expand(len(x), -1, -1), x], dim=1) + self.positions
-        weights = []
-        for block in self.blocks:
-            x, w = block(x, need_weights=need_weights)
-            weights.append(w)
+        x, weights = self.blocks(x, need_weights=need_weights)
         return self.head(self.norm(x[:, 0])), weights
