@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from matplotlib.patches import FancyArrowPatch
 
-from .diagrams import _canvas, arrow, box
+from .diagrams import arrow, box, canvas
 
 GREEN = "#3d7a35"
 
@@ -44,7 +44,7 @@ def bracket(ax, first, last, label: str, side: float = 1.0) -> None:
 
 def self_attention_diagram():
     """Chapter 7: one sequence gives queries, keys and values; masked scores, softmax, average."""
-    fig, ax = _canvas(7.6, 5.6, (-3.9, 3.9), (-0.5, 5.2))
+    fig, ax = canvas(7.6, 5.6, (-3.9, 3.9), (-0.5, 5.2))
     x = box(ax, 0, 0, r"inputs $X$ $(L \times E)$ + position encodings", "input", width=4.6)
     q, k, v = (box(ax, dx, 1.0, text, "encoder", width=1.7) for dx, text in
                ((-2.1, "$Q = XW_q$"), (0, "$K = XW_k$"), (2.1, "$V = XW_v$")))
@@ -65,7 +65,7 @@ def self_attention_diagram():
 
 def multihead_diagram(heads: int = 4):
     """Chapter 8: project once, split the width into H heads, attend in each, merge, W_o."""
-    fig, ax = _canvas(8.2, 5.0, (-4.1, 4.1), (-0.5, 4.6))
+    fig, ax = canvas(8.2, 5.0, (-4.1, 4.1), (-0.5, 4.6))
     x = box(ax, 0, 0, r"query, key, value inputs $(B, L, E)$", "input", width=4.2)
     proj = box(ax, 0, 0.9, "$W_q$, $W_k$, $W_v$: one product each", "encoder", width=4.2)
     split = box(ax, 0, 1.8, r"split the width: $(B, L, E) \to (B, H, L, D)$", "encoder",
@@ -87,7 +87,7 @@ def multihead_diagram(heads: int = 4):
 
 def transformer_diagram(layers: int = 2):
     """Chapter 9: encoder and decoder stacks; cross-attention reads the encoder's memory."""
-    fig, ax = _canvas(9.2, 5.4, (-4.6, 4.6), (-0.5, 4.9))
+    fig, ax = canvas(9.2, 5.4, (-4.6, 4.6), (-0.5, 4.9))
     enc = stack(ax, -2.3, [("source words", "input"),
                            (r"embedding $\times \sqrt{E}$ + positions", "input"),
                            ("self-attention (padding mask)", "encoder"),
@@ -110,7 +110,7 @@ def transformer_diagram(layers: int = 2):
 
 def gpt_diagram(layers: int = 2):
     """Chapter 10: one causal stack; the key-value cache holds earlier positions' keys/values."""
-    fig, ax = _canvas(8.0, 6.0, (-4.0, 4.0), (-0.5, 5.9))
+    fig, ax = canvas(8.0, 6.0, (-4.0, 4.0), (-0.5, 5.9))
     nodes = stack(ax, -0.9, [(r"characters $x_1 \dots x_T$", "input"),
                              ("token embedding + learned position", "input"),
                              ("LayerNorm → causal self-attention", "decoder"),
@@ -131,7 +131,7 @@ def gpt_diagram(layers: int = 2):
 
 def bert_diagram(layers: int = 6):
     """Chapter 11: a post-LN encoder stack over WordPiece tokens, then mean pooling."""
-    fig, ax = _canvas(8.0, 6.2, (-4.0, 4.0), (-0.5, 6.1))
+    fig, ax = canvas(8.0, 6.2, (-4.0, 4.0), (-0.5, 6.1))
     nodes = stack(ax, 0.0, [("[CLS] he is playing football . [SEP] [PAD] …", "input"),
                             ("token + position + segment embeddings, LayerNorm", "input"),
                             ("self-attention (padding mask)", "encoder"),
@@ -149,7 +149,7 @@ def bert_diagram(layers: int = 6):
 
 def vit_diagram(layers: int = 2, patches: int = 16):
     """Chapter 12: patches as tokens, a [CLS] token, pre-LN encoder blocks, a linear head."""
-    fig, ax = _canvas(8.0, 6.0, (-4.0, 4.0), (-0.5, 5.9))
+    fig, ax = canvas(8.0, 6.0, (-4.0, 4.0), (-0.5, 5.9))
     nodes = stack(ax, 0.3, [(r"image $8 \times 8$", "input"),
                             (f"{patches} patches of $2 \\times 2$, flattened", "input"),
                             ("patch embedding $W_e$", "input"),

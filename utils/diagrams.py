@@ -12,7 +12,8 @@ COLORS = {"input": "#e8e8e8", "encoder": "#cfe0f3", "decoder": "#f8dcc0",
           "context": "#f3e79b", "attention": "#cde8c8", "output": "#ffffff"}
 
 
-def _canvas(width: float, height: float, xlim: tuple, ylim: tuple):
+def canvas(width: float, height: float, xlim: tuple, ylim: tuple):
+    """A fresh figure with one axis-free, equal-aspect panel over xlim × ylim."""
     fig, ax = plt.subplots(figsize=(width, height))
     ax.set_xlim(*xlim)
     ax.set_ylim(*ylim)
@@ -66,7 +67,7 @@ def encoder_row(ax, source, step: float, y_word: float, y_state: float,
 def fixed_context_diagram(source=("he", "is", "playing", "football"),
                           target=("er", "spielt", "Fußball")):
     """Chapter 1: a GRU encoder reads the source; its last state c is all the decoder sees."""
-    fig, ax = _canvas(9.5, 3.6, (-0.6, 9.4), (-0.6, 3.0))
+    fig, ax = canvas(9.5, 3.6, (-0.6, 9.4), (-0.6, 3.0))
     states = encoder_row(ax, source, 1.05, -0.2, 0.9)
     c = box(ax, 0.4 + 1.05 * len(source), 1.9, "$c = h_S$", "context", width=1.1)
     arrow(ax, states[-1], c)
@@ -91,7 +92,7 @@ def fixed_context_diagram(source=("he", "is", "playing", "football"),
 def attention_decoder_diagram(source=("he", "is", "playing", "football"), step: int = 2):
     """Chapter 3: at step t the previous state s_{t-1} scores every h_i; their weighted
     average c_t enters the update s_t = GRU([e(y_{t-1}); c_t], s_{t-1})."""
-    fig, ax = _canvas(9.5, 4.2, (-0.6, 9.4), (-0.7, 3.6))
+    fig, ax = canvas(9.5, 4.2, (-0.6, 9.4), (-0.7, 3.6))
     states = encoder_row(ax, source, 1.15, -0.3, 0.8, both_ways=True)
     attend = box(ax, 2.1, 2.2, r"$\alpha_{ti} = \mathrm{softmax}_i(e_{ti})$", "attention",
                  width=2.6)

@@ -27,6 +27,6 @@ from .multihead import MultiHeadAttention
 from .scaled import scaled_dot_product_attention
 from .tiled import tiled_attention
 
-__all__ = ["AdditiveAttention", "KVCache", "MultiHeadAttention", "additive_mask", "attention_entropy",
-           "attention_pool", "causal_mask", "lengths_to_valid", "masked_softmax", "padding_to_valid",
-           "scaled_dot_product_attention", "tiled_attention"]
+__all__ = ["AdditiveAttention", "KVCache", "MultiHeadAttention", "additive_mask",
+           "attention_entropy", "attention_pool", "causal_mask", "lengths_to_valid",
+           "masked_softmax", "padding_to_valid", "scaled_dot_product_attention", "tiled_attention"]
