@@ -57,7 +57,7 @@ def test_mask_errors_and_conversion():
         masked_softmax(torch.randn(2, 3), torch.ones(2, 4, dtype=torch.bool))
     padding = torch.tensor([[False, True]])
     assert torch.equal(padding_to_valid(padding), torch.tensor([[True, False]]))
-    with pytest.raises(ValueError, match="must be bool"):
+    with pytest.raises(ValueError, match="key_padding_mask must be a bool mask"):
         padding_to_valid(torch.zeros(1, 2))
     with pytest.raises(ValueError, match="1-D"):
         lengths_to_valid(torch.ones(2, 2))

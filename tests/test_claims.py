@@ -92,6 +92,18 @@ def test_claim_accepts_the_number_as_written_and_rejects_a_drifted_one():
     assert written_like(0.0, "0.0") == "0.0" and written_like(-0.0001, "0.0") == "0.0"
 
 
+def test_report_mode_lists_a_stale_claim_and_goes_on(monkeypatch, capsys):
+    monkeypatch.setenv("ATTENTION_BOOK_CLAIMS", "report")
+    claim(0.758, "75.7 %")
+    claim(0.757, "75.7 %")
+    assert capsys.readouterr().err.splitlines() == [
+        "STALE CLAIM: The text says 75.7 %, but the code now computes 75.8 % (0.758): rewrite "
+        "the sentence and this claim, or find out why the number moved."]
+    monkeypatch.delenv("ATTENTION_BOOK_CLAIMS")
+    with pytest.raises(AssertionError):
+        claim(0.758, "75.7 %")
+
+
 def test_prose_numbers_skip_math_code_links_and_whole_numbers():
     text = ("Accuracy falls from 75.7 % to 6.7%, a 4.4× drop, in 2014 (Section 3.2.1); "
             "$0.5$, `1.5`, [a link](https://x.org/v1.5), 1,297 and −0.12.\n"

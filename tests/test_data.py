@@ -146,9 +146,9 @@ def test_tsv_loader_errors(tmp_path):
     with pytest.raises(ValueError, match=r"latin1.txt:2: not valid UTF-8"):
         load_tsv_pairs(latin1)
     for bad_value in (0, -3, 2.5, True):
-        with pytest.raises(ValueError, match="max_pairs must be a positive whole number"):
+        with pytest.raises(ValueError, match="max_pairs must be a whole number >= 1"):
             load_tsv_pairs(bad, max_pairs=bad_value)
-        with pytest.raises(ValueError, match="max_len must be a positive whole number"):
+        with pytest.raises(ValueError, match="max_len must be a whole number >= 1"):
             load_tsv_pairs(bad, max_len=bad_value)
     assert tokenize("Hallo, Welt!") == ("hallo", ",", "welt", "!")
 

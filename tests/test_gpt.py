@@ -61,7 +61,7 @@ def test_too_long_is_an_error():
 
 @pytest.mark.parametrize("kwargs, message", [
     (dict(prompt=torch.tensor([1, 2]), steps=3), "prompt must be a"),
-    (dict(prompt=torch.zeros(1, 0, dtype=torch.long), steps=3), "prompt must be a"),
+    (dict(prompt=torch.zeros(1, 0, dtype=torch.long), steps=3), "prompt must hold at least one token"),
     (dict(prompt=torch.ones(1, 2), steps=3), "prompt must be a"),
     (dict(prompt=torch.ones(1, 2, dtype=torch.long), steps=-1), "steps must be"),
     (dict(prompt=torch.ones(1, 2, dtype=torch.long), steps=3, temperature=-1.0), "reversed"),

@@ -182,11 +182,11 @@ def test_clear_errors():
         MultiHeadAttention.from_torch(nn.MultiheadAttention(E, H, kdim=8, vdim=8))
 
 
-@pytest.mark.parametrize("args, message", [((8, 0), "num_heads must be a positive"),
-                                           ((8, -2), "num_heads must be a positive"),
-                                           ((8.0, 2), "embed_dim must be a positive"),
-                                           ((0, 1), "embed_dim must be a positive"),
-                                           ((8, True), "num_heads must be a positive")])
+@pytest.mark.parametrize("args, message", [((8, 0), "num_heads must be a whole number >= 1"),
+                                           ((8, -2), "num_heads must be a whole number >= 1"),
+                                           ((8.0, 2), "embed_dim must be a whole number >= 1"),
+                                           ((0, 1), "embed_dim must be a whole number >= 1"),
+                                           ((8, True), "num_heads must be a whole number >= 1")])
 def test_bad_sizes_are_named(args, message):
     with pytest.raises(ValueError, match=message):
         MultiHeadAttention(*args)

@@ -1,6 +1,7 @@
 """The notebook set-up call and the site extension's helpers."""
 import json
 import random
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -18,6 +19,22 @@ def test_setup_pins_threads_seeds_and_style():
     first = (random.random(), np.random.rand(), torch.rand(1).item())
     seed_everything(5)
     assert (random.random(), np.random.rand(), torch.rand(1).item()) == first
+
+
+def test_setup_reports_the_kernels_in_use():
+    assert setup_book()["kernels"] == torch.backends.cpu.get_cpu_capability()
+
+
+def test_every_code_cell_fits_on_a_screen():
+    """A code cell of at most 25 lines can be read whole; longer ones are split where they
+    change from defining to running."""
+    long = []
+    for path in sorted((Path(__file__).parent.parent / "chapters").glob("*.ipynb")):
+        for number, cell in enumerate(json.loads(path.read_text())["cells"]):
+            lines = "".join(cell["source"]).splitlines()
+            if cell["cell_type"] == "code" and len(lines) > 25:
+                long.append(f"{path.name} cell {number}: {len(lines)} lines")
+    assert not long, long
 
 
 def test_has_stored_outputs(tmp_path):

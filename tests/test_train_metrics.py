@@ -159,3 +159,104 @@ def test_fit_calls_the_evaluation_callback_and_keeps_its_time_out_of_the_clock()
     assert history.seconds < 0.2  # four sleeps of 0.05 s are not training time
     with pytest.raises(ValueError, match="evaluate_every"):
         fit(model, batches, TrainConfig(steps=1), evaluate=slow_evaluation, evaluate_every=0)
+
+
+def _tiny_model(seed=0):
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.ReLU(), torch.nn.Dropout(0.2),
+                               torch.nn.Linear(16, 3))
+
+
+def test_train_model_takes_exactly_the_steps_of_the_loop_written_out():
+    """The same batches, dropout masks, clipping and schedule as the loop of chapter 2: the
+    parameters agree bit for bit, so moving a chapter onto train_model moves no number."""
+    from utils.train import adamw_one_cycle, train_model
+
+    def batches(seed):
+        gen = torch.Generator().manual_seed(seed)
+        while True:
+            yield torch.randn(8, 6, generator=gen), torch.randint(3, (8,), generator=gen)
+
+    hand = _tiny_model()
+    optimizer, schedule = adamw_one_cycle(hand.parameters(), 1e-2, 20)
+    data, valid = batches(1), torch.randn(5, 6)
+    torch.manual_seed(3)
+    evaluations = []
+    for step in range(1, 21):
+        hand.train()
+        x, y = next(data)
+        loss = torch.nn.functional.cross_entropy(hand(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(hand.parameters(), 0.5)
+        optimizer.step()
+        schedule.step()
+        if step % 5 == 0:
+            hand.eval()
+            with torch.no_grad():
+                evaluations.append(hand(valid).sum().item())
+
+    model = _tiny_model()
+    optimizer, schedule = adamw_one_cycle(model.parameters(), 1e-2, 20)
+    data = batches(1)
+    torch.manual_seed(3)
+
+    def step_loss():
+        x, y = next(data)
+        return torch.nn.functional.cross_entropy(model(x), y)
+
+    history = train_model(model, step_loss, 20, optimizer, schedule, clip=0.5, evaluate_every=5,
+                          evaluate=lambda m: m(valid).sum().item(), log_every=10)
+    for a, b in zip(hand.parameters(), model.parameters()):
+        assert torch.equal(a, b)
+    assert history.evaluated() == evaluations and [s for s, _ in history.evaluations] == [5, 10,
+                                                                                          15, 20]
+    assert history.steps == [10, 20] and len(history.loss) == 2 and not model.training
+
+
+def test_the_optimiser_recipes_follow_their_schedules():
+    from utils.train import adam_linear_decay, adamw_one_cycle, learning_rate_factor
+
+    model = _tiny_model()
+    optimizer, schedule = adamw_one_cycle(model.parameters(), 3e-3, 100, weight_decay=0.05)
+    rates = []
+    for _ in range(100):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    assert isinstance(optimizer, torch.optim.AdamW) and optimizer.defaults["weight_decay"] == 0.05
+    assert rates[0] == pytest.approx(3e-3 / 25) and max(rates) == pytest.approx(3e-3)
+    assert rates.index(max(rates)) == 9 and rates[-1] < 1e-6  # peak after 10 %, then to ~0
+    optimizer, schedule = adam_linear_decay(model.parameters(), 1e-2, 50, warmup=5)
+    for step in range(50):
+        assert optimizer.param_groups[0]["lr"] == pytest.approx(1e-2 * learning_rate_factor(
+            step, 50, 5))
+        optimizer.step()
+        schedule.step()
+    assert type(optimizer) is torch.optim.Adam
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(steps=0), "steps must be a whole number >= 1"),
+    (dict(steps=2.5), "steps must be a whole number >= 1"),
+    (dict(evaluate_every=0), "evaluate_every must be"),
+    (dict(log_every=-1), "log_every must be"),
+    (dict(clip=0.0), "clip must be a finite number > 0"),
+])
+def test_train_model_names_a_bad_argument(kwargs, message):
+    from utils.train import train_model
+
+    model = _tiny_model()
+    arguments = dict(steps=3) | kwargs
+    with pytest.raises(ValueError, match=message):
+        train_model(model, lambda: model(torch.randn(2, 6)).sum(), arguments.pop("steps"),
+                    torch.optim.SGD(model.parameters(), lr=0.1), **arguments)
+
+
+def test_train_model_wants_a_scalar_loss():
+    from utils.train import train_model
+
+    model = _tiny_model()
+    with pytest.raises(ValueError, match=r"scalar tensor, got Tensor \(2, 3\)"):
+        train_model(model, lambda: model(torch.randn(2, 6)), 1,
+                    torch.optim.SGD(model.parameters(), lr=0.1))

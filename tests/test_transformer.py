@@ -148,8 +148,8 @@ def test_one_block_names_its_parts_as_pytorch_does():
      "memory is needed by a block with cross-attention"),
     (lambda: TransformerBlock(E, H, FF, cross_attention=True), lambda b: b(torch.randn(1, 3, E)),
      "memory is needed by a block with cross-attention"),
-    (lambda: TransformerBlock(E, H, FF, norm="middle"), None, "norm must be 'pre' or 'post'"),
-    (lambda: TransformerStack(0, E, H, FF), None, "layers must be a positive whole number"),
+    (lambda: TransformerBlock(E, H, FF, norm="middle"), None, r"norm must be one of \('pre', 'post'\)"),
+    (lambda: TransformerStack(0, E, H, FF), None, "layers must be a whole number >= 1"),
     (lambda: TransformerStack(2, E, H, FF, causal=True),
      lambda s: s(torch.randn(1, 3, E), caches=[None]), "one KVCache per block"),
 ])

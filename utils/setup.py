@@ -8,6 +8,13 @@ import random
 # (hidden 64) and 1.22x (hidden 128) faster than 1, and two busy threads slow to a crawl when
 # another process holds a core. One thread it is; results also depend on this number.
 BOOK_THREADS = 1
+# Results also depend on the processor's vector instructions: AVX-512 kernels add numbers in a
+# different order from AVX2 kernels, and a training run of a thousand steps amplifies the last
+# bit into the second decimal. Pinning PyTorch, MKL and oneDNN to AVX2 (ATEN_CPU_CAPABILITY=avx2,
+# MKL_CBWR=AVX2, ONEDNN_MAX_CPU_ISA=AVX2) would make an AVX-512 machine compute like an AVX2
+# one, but it made a training step of chapter 10's GPT 35 % slower (84 -> 115 ms) on the book's
+# AVX-512 machine and pushed six chapters past 120 s, so the book does not pin them; setup_book
+# reports the kernels in use instead.
 _STYLE = {
     "figure.figsize": (6.4, 3.6), "figure.dpi": 100, "savefig.dpi": 100,
     "axes.grid": True, "grid.alpha": 0.3, "axes.spines.top": False, "axes.spines.right": False,
@@ -29,8 +36,10 @@ def seed_everything(seed: int = 0) -> None:
 def setup_book(seed: int = 0, threads: int = BOOK_THREADS) -> dict:
     """Seeds, torch thread count, deterministic algorithms, matplotlib style.
 
-    Returns the settings, so the notebook can show them. Results differ with the number of
-    threads (floating-point sums are split differently), so it is pinned.
+    Returns the settings, so the notebook can show them, with the vector instructions PyTorch's
+    kernels use ("AVX512", "AVX2", ...). Results differ with the number of threads
+    (floating-point sums are split differently), so it is pinned; they also differ with the
+    kernels, which depend on the processor.
     """
     import matplotlib
     import matplotlib.pyplot as plt
@@ -42,4 +51,5 @@ def setup_book(seed: int = 0, threads: int = BOOK_THREADS) -> dict:
     seed_everything(seed)
     plt.rcParams.update(_STYLE)
     matplotlib.rcParams["figure.max_open_warning"] = 0
-    return {"seed": seed, "threads": torch.get_num_threads(), "torch": torch.__version__}
+    return {"seed": seed, "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "kernels": torch.backends.cpu.get_cpu_capability()}

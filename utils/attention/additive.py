@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..validation import bool_mask, whole_number
 from .masks import attention_pool, masked_softmax
 
 
@@ -15,6 +16,9 @@ class AdditiveAttention(nn.Module):
     """
 
     def __init__(self, query_dim: int, key_dim: int, attn_dim: int):
+        for name, value in (("query_dim", query_dim), ("key_dim", key_dim),
+                            ("attn_dim", attn_dim)):
+            whole_number(name, value)
         super().__init__()
         self.W_key = nn.Linear(key_dim, attn_dim)  # W₁ (its bias is the only bias)
         self.W_query = nn.Linear(query_dim, attn_dim, bias=False)  # W₂
@@ -48,5 +52,6 @@ class AdditiveAttention(nn.Module):
 
 def additive_mask(valid: torch.Tensor, dtype=torch.float32) -> torch.Tensor:
     """A bool mask (True = may attend) as the float mask that is added to scores: 0 or -inf."""
+    bool_mask("valid", valid, "True = may attend")
     return torch.zeros(valid.shape, dtype=dtype, device=valid.device).masked_fill(
         ~valid, float("-inf"))

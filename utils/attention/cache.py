@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import torch
 
+from ..validation import floats
+
 
 class KVCache:
     """The keys and values one attention layer has seen so far; empty at the start."""
@@ -27,6 +29,15 @@ class KVCache:
     def update(self, key: torch.Tensor, value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Append the T new positions' keys and values (B, H, T, D) to the S cached ones;
         return all of them, (B, H, S + T, D) each."""
+        floats("key", key, "(B, H, T, D)", dims=4)
+        if value.shape[:3] != key.shape[:3] or value.dtype != key.dtype:
+            raise ValueError(f"value must be (B, H, T, Dv) of the keys' dtype {key.dtype} with "
+                             f"(B, H, T) = {tuple(key.shape[:3])}, got {value.dtype} of shape "
+                             f"{tuple(value.shape)}")
+        if self.key is not None and (key.dtype != self.key.dtype
+                                     or key.device != self.key.device):
+            raise ValueError(f"new keys ({key.dtype} on {key.device}) must match the cached "
+                             f"keys ({self.key.dtype} on {self.key.device})")
         if self.key is not None and (key.shape[:2] != self.key.shape[:2]
                                      or key.shape[-1] != self.key.shape[-1]):
             raise ValueError(f"new keys {tuple(key.shape)} do not continue the cached keys "

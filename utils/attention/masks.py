@@ -9,19 +9,24 @@ from __future__ import annotations
 
 import torch
 
+from ..validation import bool_mask, floats, tensor, token_ids, whole_number
+
 
 def lengths_to_valid(lengths: torch.Tensor, max_len: int | None = None) -> torch.Tensor:
     """(B,) lengths -> (B, S) bool mask, True on the first lengths[b] positions."""
-    if lengths.dim() != 1:
-        raise ValueError(f"lengths must be a 1-D tensor, got shape {tuple(lengths.shape)}")
+    token_ids("lengths", lengths, dims=1, what="1-D (B,)")
+    if max_len is not None:
+        whole_number("max_len", max_len, 0)
+        if len(lengths) and int(lengths.max()) > max_len:
+            raise ValueError(f"lengths must not exceed max_len = {max_len}, got "
+                             f"{int(lengths.max())}")
     max_len = int(lengths.max()) if max_len is None else max_len
     return torch.arange(max_len, device=lengths.device) < lengths.unsqueeze(1)
 
 
 def padding_to_valid(key_padding_mask: torch.Tensor) -> torch.Tensor:
     """nn.MultiheadAttention's meaning (True = ignore) -> SDPA's meaning (True = attend)."""
-    if key_padding_mask.dtype != torch.bool:
-        raise ValueError(f"key_padding_mask must be bool, got {key_padding_mask.dtype}")
+    bool_mask("key_padding_mask", key_padding_mask, "True = ignore")
     return ~key_padding_mask
 
 
@@ -35,6 +40,11 @@ def causal_mask(L: int, S: int | None = None, device=None, *,
     queries are the last L of S positions (they continue S - L cached ones, chapter 10), so
     query i may attend to keys j <= S - L + i. The two agree when L = S."""
     S = L if S is None else S
+    whole_number("L", L, 0)
+    whole_number("S", S, 0)
+    if lower_right and S < L:
+        raise ValueError(f"lower_right needs at least as many keys as queries, got L = {L}, "
+                         f"S = {S}")
     return torch.ones(L, S, dtype=torch.bool, device=device).tril(diagonal=S - L if lower_right
                                                                   else 0)
 
@@ -46,10 +56,11 @@ def masked_softmax(scores: torch.Tensor, valid: torch.Tensor | None = None) -> t
     Stable for any finite scores (the row maximum is subtracted before exponentiating).
     A row with no valid position returns all zeros.
     """
+    floats("scores", scores, "(..., S)")
     if valid is None:
         return torch.softmax(scores, dim=-1)
-    if valid.dtype != torch.bool:
-        raise ValueError(f"valid must be a bool mask (True = attend), got {valid.dtype}")
+    bool_mask("valid", valid, "True = may attend; for PyTorch's other convention, "
+              "True = ignore, pass ~mask")
     try:
         valid = valid.expand_as(scores)
     except RuntimeError:
@@ -69,6 +80,7 @@ def attention_entropy(weights: torch.Tensor) -> torch.Tensor:
     0 · log 0 counts as 0, so masked (exactly zero) weights are allowed. A uniform row over n
     positions has entropy log n; a one-hot row has entropy 0.
     """
+    floats("weights", weights, "(..., S)")
     logs = torch.log(torch.where(weights > 0, weights, torch.ones_like(weights)))
     return -(weights * logs).sum(dim=-1)
 

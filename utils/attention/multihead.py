@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..validation import divisible, probability, whole_number
 from .cache import KVCache
 from .masks import causal_mask
 from .scaled import scaled_dot_product_attention
@@ -44,13 +45,10 @@ class MultiHeadAttention(nn.Module):
 
     def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True):
         super().__init__()
-        for name, value in (("embed_dim", embed_dim), ("num_heads", num_heads)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive whole number, got {value!r}")
-        if embed_dim % num_heads:
-            raise ValueError(f"embed_dim {embed_dim} is not divisible by num_heads {num_heads}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
+        whole_number("embed_dim", embed_dim)
+        whole_number("num_heads", num_heads)
+        divisible("embed_dim", embed_dim, "num_heads", num_heads)
+        probability("dropout", dropout)
         self.embed_dim, self.num_heads = embed_dim, num_heads
         self.head_dim, self.dropout = embed_dim // num_heads, dropout
         self.q_proj, self.k_proj, self.v_proj = (nn.Linear(embed_dim, embed_dim, bias=bias)

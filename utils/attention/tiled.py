@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import torch
 
+from ..validation import whole_number
 from .scaled import check_qkv
 
 
@@ -24,8 +25,7 @@ def tiled_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
                     is_causal: bool = False, block_size: int = 128) -> torch.Tensor:
     """Scaled dot-product attention computed block by block, never storing all the scores."""
     check_qkv(query, key, value)
-    if block_size < 1:
-        raise ValueError(f"block_size must be positive, got {block_size}")
+    whole_number("block_size", block_size)
     L, S = query.shape[-2], key.shape[-2]
     scale = query.shape[-1] ** -0.5
     outputs = []

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..validation import whole_number
 from .pair import Pair
 
 _TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
@@ -41,8 +42,8 @@ class Corpus:
 
 
 def _check_limit(name: str, value) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise ValueError(f"{name} must be a positive whole number or None, got {value!r}")
+    if value is not None:
+        whole_number(name, value)
 
 
 def load_tsv_pairs(path, max_pairs: int | None = None, max_len: int | None = None) -> Corpus:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
+from ..validation import token_ids, whole_number
+
 
 def pydoc_text() -> str:
     """The help topics bundled with CPython, joined in sorted order."""
@@ -54,7 +56,15 @@ class CharCorpus:
 def lm_batch(ids: torch.Tensor, batch: int, context: int,
              generator: torch.Generator | None = None) -> tuple:
     """Random windows: inputs (batch, context) and targets shifted by one character."""
-    starts = torch.randint(len(ids) - context - 1, (batch,), generator=generator)
-    offsets = torch.arange(context + 1)
+    token_ids("ids", ids, dims=1, what="1-D")
+    whole_number("batch", batch)
+    whole_number("context", context)
+    if len(ids) < context + 2:
+        raise ValueError(f"context must be shorter than the text less two, got a context of "
+                         f"{context} for {len(ids)} ids")
+    device = ids.device if generator is None else generator.device     # the generator's own
+    starts = torch.randint(len(ids) - context - 1, (batch,), generator=generator, device=device)
+    starts = starts.to(ids.device)
+    offsets = torch.arange(context + 1, device=ids.device)
     windows = ids[starts.unsqueeze(1) + offsets]                     # (batch, context + 1)
     return windows[:, :-1], windows[:, 1:]

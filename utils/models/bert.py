@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..validation import config_fields, divisible, floats, tensor, token_ids
 from .blocks import TransformerStack
 
 
@@ -27,6 +28,10 @@ class BertConfig:
     type_vocab: int = 2
     eps: float = 1e-12
     dropout: float = 0.1
+
+    def __post_init__(self):
+        config_fields(self)
+        divisible("d_model", self.d_model, "heads", self.heads)
 
 
 class BertEncoder(nn.Module):
@@ -45,6 +50,11 @@ class BertEncoder(nn.Module):
     def forward(self, input_ids, attention_mask, need_weights=False):
         """input_ids, attention_mask (N, L) with 1 = real token -> hidden states (N, L, E) and
         a list of each layer's attention weights (N, H, L, L) (empty unless need_weights)."""
+        token_ids("input_ids", input_ids, what="(N, L)")
+        _same_shape("attention_mask", attention_mask, input_ids)
+        if input_ids.shape[1] > self.config.max_len:
+            raise ValueError(f"input_ids of length {input_ids.shape[1]} exceed max_len = "
+                             f"{self.config.max_len}")
         positions = torch.arange(input_ids.shape[1], device=input_ids.device)
         h = self.word(input_ids) + self.position(positions) + self.segment(
             torch.zeros_like(input_ids))
@@ -54,7 +64,16 @@ class BertEncoder(nn.Module):
         return h, (weights if need_weights else [])
 
 
+def _same_shape(name: str, mask, like: torch.Tensor) -> None:
+    tensor(name, mask)
+    if mask.shape != like.shape:
+        raise ValueError(f"{name} must have shape {tuple(like.shape)} (1 = real token), got "
+                         f"{tuple(mask.shape)}")
+
+
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     """Average of the hidden states (N, L, E) over real tokens (mask (N, L), 1 = real)."""
+    floats("hidden", hidden, "(N, L, E)", dims=3)
+    _same_shape("attention_mask", attention_mask, hidden[..., 0])
     mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
     return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from ..attention import KVCache, MultiHeadAttention
+from ..validation import one_of, positive, probability, whole_number
 
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU}   # GELU: the exact (erf) form, as in BERT
 
@@ -32,8 +33,10 @@ class FeedForward(nn.Sequential):
     names, ``linear1`` and ``linear2``, so checkpoints map by name, not by position."""
 
     def __init__(self, d_model: int, d_ff: int, dropout: float, activation: str = "relu"):
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        whole_number("d_model", d_model)
+        whole_number("d_ff", d_ff)
+        probability("dropout", dropout)
+        one_of("activation", activation, sorted(ACTIVATIONS))
         super().__init__(OrderedDict(linear1=nn.Linear(d_model, d_ff),
                                      activation=ACTIVATIONS[activation](),
                                      dropout=nn.Dropout(dropout),
@@ -51,8 +54,8 @@ class TransformerBlock(nn.Module):
                  norm: str = "pre", activation: str = "relu", eps: float = 1e-5,
                  causal: bool = False, cross_attention: bool = False):
         super().__init__()
-        if norm not in ("pre", "post"):
-            raise ValueError(f"norm must be 'pre' or 'post', got {norm!r}")
+        one_of("norm", norm, ("pre", "post"))
+        positive("eps", eps)
         self.self_attention = MultiHeadAttention(d_model, heads, dropout)
         self.cross_attention = MultiHeadAttention(d_model, heads, dropout) if cross_attention \
             else None
@@ -101,8 +104,7 @@ class TransformerStack(nn.ModuleList):
     """``layers`` TransformerBlocks built with the same arguments, applied in turn."""
 
     def __init__(self, layers: int, *args, **kwargs):
-        if isinstance(layers, bool) or not isinstance(layers, int) or layers < 1:
-            raise ValueError(f"layers must be a positive whole number, got {layers!r}")
+        whole_number("layers", layers)
         super().__init__(TransformerBlock(*args, **kwargs) for _ in range(layers))
 
     def forward(self, x: torch.Tensor, padding: torch.Tensor | None = None, *,

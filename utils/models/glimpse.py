@@ -21,12 +21,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..validation import positive
+
 METHODS = ("soft", "reinforce", "reinforce-no-baseline", "gumbel")
 
 
 def gumbel_max(logits: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
     """The Gumbel-max trick: argmax(logits + g) with g = -log(-log u) is a sample from
     softmax(logits). logits (..., P), uniform noise u in (0, 1) of the same shape -> (...,)."""
+    if uniform.shape != logits.shape:
+        raise ValueError(f"uniform must have the shape of logits {tuple(logits.shape)}, got "
+                         f"{tuple(uniform.shape)}")
     return (logits - torch.log(-torch.log(uniform))).argmax(-1)
 
 
@@ -41,6 +46,7 @@ def gumbel_softmax_st(logits: torch.Tensor, tau: float = 1.0,
                       generator: torch.Generator | None = None) -> torch.Tensor:
     """Straight-through Gumbel-softmax: a one-hot sample from softmax(logits) whose gradient is
     that of softmax((logits + g) / tau). logits (B, P) -> (B, P)."""
+    positive("tau", tau)
     uniform = torch.rand(logits.shape, generator=generator, device=logits.device,
                          dtype=logits.dtype).clamp(1e-10, 1 - 1e-7)
     gumbels = -torch.log(-torch.log(uniform))

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..attention import KVCache
+from ..validation import config_fields, divisible, token_ids, whole_number
 from .blocks import TransformerStack
 
 
@@ -30,6 +31,10 @@ class GPTConfig:
     d_ff: int = 512
     max_len: int = 256
     dropout: float = 0.1
+
+    def __post_init__(self):
+        config_fields(self)
+        divisible("d_model", self.d_model, "heads", self.heads)
 
 
 class GPT(nn.Module):
@@ -52,6 +57,7 @@ class GPT(nn.Module):
     def forward(self, tokens: torch.Tensor, cache: list[KVCache] | None = None):
         """tokens (B, T) -> logits (B, T, V), None. With a ``cache`` (from ``new_cache``) the
         tokens continue the positions it holds, and their keys and values are appended to it."""
+        token_ids("tokens", tokens)
         if cache is not None and len(cache) != len(self.blocks):
             raise ValueError(f"cache must hold one KVCache per block ({len(self.blocks)}), "
                              f"got {len(cache)}: make it with new_cache()")
@@ -68,11 +74,10 @@ class GPT(nn.Module):
                  use_cache: bool = True, generator: torch.Generator | None = None) -> torch.Tensor:
         """Sample ``steps`` tokens after ``prompt`` (B, T0) -> (B, T0 + steps). Temperature 0
         means greedy (argmax)."""
-        if prompt.dim() != 2 or prompt.shape[1] < 1 or prompt.is_floating_point():
-            raise ValueError(f"prompt must be a (batch, length >= 1) tensor of token ids, got "
-                             f"shape {tuple(prompt.shape)} and dtype {prompt.dtype}")
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-            raise ValueError(f"steps must be a whole number >= 0, got {steps!r}")
+        token_ids("prompt", prompt, what="(batch, length >= 1)")
+        if prompt.shape[1] < 1:
+            raise ValueError("prompt must hold at least one token per sequence, got length 0")
+        whole_number("steps", steps, 0)
         if not (temperature >= 0 and temperature != float("inf")):
             raise ValueError(f"temperature must be finite and >= 0 (0 = greedy), got {temperature}; "
                              "a negative one would sample from the reversed distribution")

@@ -24,6 +24,7 @@ from torch import nn
 
 from ..attention import attention_pool, masked_softmax, padding_to_valid
 from ..special_tokens import BOS, PAD
+from ..validation import config_fields
 from .rnn import Encoder
 
 SCORES = ("dot", "general", "concat")
@@ -42,6 +43,7 @@ class LuongConfig:
     input_feeding: bool = False
 
     def __post_init__(self):
+        config_fields(self, minimum={"window": 0})
         if self.score not in SCORES:
             raise ValueError(f"score must be one of {SCORES}, got {self.score!r}")
         if self.attention not in KINDS:

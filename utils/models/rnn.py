@@ -12,6 +12,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from ..special_tokens import BOS, PAD
+from ..validation import config_fields
 
 
 def check_source(src: torch.Tensor, src_lengths: torch.Tensor) -> None:
@@ -106,6 +107,9 @@ class Seq2SeqConfig:
     embed_dim: int = 64
     hidden_size: int = 128
     bidirectional: bool = False
+
+    def __post_init__(self):
+        config_fields(self)
 
 
 class FixedContextSeq2Seq(nn.Module):

@@ -21,6 +21,7 @@ from ..attention import lengths_to_valid
 from ..special_tokens import BOS, PAD
 from .blocks import TransformerStack
 from .positional import SinusoidalPositions
+from ..validation import config_fields, divisible, one_of
 from .rnn import check_source
 
 
@@ -37,8 +38,9 @@ class TransformerConfig:
     norm: str = "pre"  # "pre" or "post"
 
     def __post_init__(self):
-        if self.norm not in ("pre", "post"):
-            raise ValueError(f"norm must be 'pre' or 'post', got {self.norm!r}")
+        config_fields(self)
+        divisible("d_model", self.d_model, "heads", self.heads)
+        one_of("norm", self.norm, ("pre", "post"))
 
 
 class Seq2SeqTransformer(nn.Module):

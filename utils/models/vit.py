@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..validation import config_fields, divisible, floats, whole_number
 from .blocks import TransformerStack
 
 
@@ -26,9 +27,16 @@ class ViTConfig:
     dropout: float = 0.1
     classes: int = 10
 
+    def __post_init__(self):
+        config_fields(self)
+        divisible("image_size", self.image_size, "patch", self.patch)
+        divisible("d_model", self.d_model, "heads", self.heads)
+
 
 def patchify(images: torch.Tensor, patch: int) -> torch.Tensor:
     """(N, H, W) -> (N, n, P·P): patch k is row k // (W/P), column k % (W/P) of the grid."""
+    floats("images", images, "(N, H, W)", dims=3)
+    whole_number("patch", patch)
     N, H, W = images.shape
     if H % patch or W % patch:
         raise ValueError(f"a {H}×{W} image cannot be cut into {patch}×{patch} patches")
@@ -41,8 +49,6 @@ class TinyViT(nn.Module):
     def __init__(self, config: ViTConfig | None = None):
         super().__init__()
         c = self.config = config or ViTConfig()
-        if c.image_size % c.patch:
-            raise ValueError(f"image_size {c.image_size} is not divisible by patch {c.patch}")
         self.patch = c.patch
         n = (c.image_size // c.patch) ** 2
         self.embed = nn.Linear(c.patch * c.patch, c.d_model)
@@ -54,6 +60,11 @@ class TinyViT(nn.Module):
     def forward(self, images: torch.Tensor, need_weights: bool = False):
         """images (N, H, W) -> logits (N, classes), and per layer the attention weights
         (N, heads, n+1, n+1) if ``need_weights`` (index 0 is [CLS])."""
+        size = self.config.image_size
+        floats("images", images, f"(N, {size}, {size})", dims=3)
+        if images.shape[1:] != (size, size):
+            raise ValueError(f"images must be (N, {size}, {size}) as the config's image_size "
+                             f"says, got {tuple(images.shape)}")
         x = self.embed(patchify(images, self.patch))                   # (N, n, E)
         x = torch.cat([self.cls.expand(len(x), -1, -1), x], dim=1) + self.positions
         x, weights = self.blocks(x, need_weights=need_weights)
