@@ -1,4 +1,5 @@
 """Every checker accepts the solution, rejects the stub and rejects plausible wrong answers."""
+import pytest
 import torch
 
 from utils.checks import CheckResult, check_last_valid_state, check_token_accuracy
@@ -710,3 +711,54 @@ def test_mean_pool_checker():
         result = check_mean_pool(fn)
         assert not result, message
         assert message in result.message, (message, result.message)
+
+
+# ---- any dtype gets a sentence, never a traceback -------------------------------------------
+def _cast(result, dtype):
+    if torch.is_tensor(result):
+        return result.to(dtype)
+    if isinstance(result, tuple):
+        return tuple(_cast(r, dtype) for r in result)
+    return result
+
+
+def _float_solutions():
+    from utils.checks import (check_attention_entropy, check_merge_heads, check_patchify,
+                              check_softmax_jacobian, check_split_heads, check_top_k_logits)
+
+    def top_k(logits, k):
+        kth = logits.topk(k, dim=-1).values[..., -1:]
+        return logits.masked_fill(logits < kth, float("-inf"))
+
+    def patches(images, P):
+        N, H, W = images.shape
+        return images.reshape(N, H // P, P, W // P, P).permute(0, 1, 3, 2, 4).reshape(N, -1, P * P)
+
+    return {
+        "last_valid_state": (check_last_valid_state, last_state),
+        "masked_softmax": (check_masked_softmax, masked_softmax),
+        "dot_product_attention": (check_dot_product_attention, dot_attention),
+        "additive_scores": (check_additive_scores, additive),
+        "general_scores": (check_general_scores, lambda s, k, W: s @ W @ k.transpose(1, 2)),
+        "local_p_weights": (check_local_p_weights, local_p),
+        "softmax_jacobian": (check_softmax_jacobian, lambda a: a.unsqueeze(-1) * (
+            torch.eye(a.shape[-1], dtype=a.dtype) - a.unsqueeze(-2))),
+        "attention_entropy": (check_attention_entropy, lambda a: -torch.special.xlogy(a, a).sum(-1)),
+        "split_heads": (check_split_heads, lambda x, H: torch.stack(x.chunk(H, dim=-1), dim=1)),
+        "merge_heads": (check_merge_heads, lambda h: torch.cat(h.unbind(1), dim=-1)),
+        "patchify": (check_patchify, patches),
+        "top_k_logits": (check_top_k_logits, top_k),
+    }
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.int64])
+@pytest.mark.parametrize("name", sorted(_float_solutions()))
+def test_a_wrong_dtype_gets_a_sentence_not_a_traceback(name, dtype):
+    check, solution = _float_solutions()[name]
+    if name == "softmax_jacobian" and dtype == torch.float64:
+        dtype = torch.float32                   # this checker's inputs are float64 already
+    assert check(solution), name
+    result = check(lambda *args: _cast(solution(*args), dtype))   # must not raise
+    assert isinstance(result, CheckResult) and not result, (name, dtype)
+    assert "\n" not in result.message and (str(dtype) in result.message
+                                          or "dtype" in result.message), result.message

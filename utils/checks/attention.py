@@ -6,7 +6,7 @@ import torch
 from ..attention import lengths_to_valid, masked_softmax
 from ..metrics import alignment_hits
 from ..models.luong import local_weights
-from .core import _call, _diagnose, _Failed, _run, _tensor
+from .core import _call, _diagnose, _Failed, _run, _same_dtype, _tensor
 
 
 @_run
@@ -32,6 +32,7 @@ def check_masked_softmax(fn) -> str:
             shape = tuple(got.shape) if torch.is_tensor(got) else type(got).__name__
             raise _Failed(f"{name} returned {shape} for scores of shape {tuple(scores.shape)}; "
                           "weights must have the shape of the scores")
+        _same_dtype(got, scores, f"{name}'s result")
         full = valid.expand_as(scores)
         if not torch.isfinite(got).all():
             if label == "huge scores":

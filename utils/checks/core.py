@@ -49,6 +49,7 @@ def _tensor(value, name: str, shape: tuple) -> torch.Tensor:
 def _diagnose(got: torch.Tensor, expected: torch.Tensor, mistakes: list, otherwise: str) -> None:
     """Pass when ``got`` matches ``expected``; else fail with the message of the first known
     mistake ``(wrong_value, message)`` that ``got`` matches, or with ``otherwise``."""
+    _same_dtype(got, expected, "your result")
     if torch.allclose(got, expected, atol=1e-5):
         return
     for wrong, message in mistakes:
@@ -57,12 +58,31 @@ def _diagnose(got: torch.Tensor, expected: torch.Tensor, mistakes: list, otherwi
     raise _Failed(otherwise)
 
 
+def _same_dtype(got: torch.Tensor, expected: torch.Tensor, name: str) -> None:
+    """Fail with a sentence naming the dtype when ``got`` is not of ``expected``'s dtype."""
+    if got.dtype == expected.dtype:
+        return
+    if expected.is_floating_point() and not got.is_floating_point():
+        raise _Failed(f"{name} has dtype {got.dtype}, expected floating-point values "
+                      f"({expected.dtype}): an integer or bool conversion loses them")
+    raise _Failed(f"{name} has dtype {got.dtype}, expected {expected.dtype}, the dtype of the "
+                  "inputs: compute in the inputs' dtype (no .double(), .half() or .float() "
+                  "conversions)")
+
+
 def _run(check):
     def wrapper(fn) -> CheckResult:
         try:
             message = check(fn)
         except _Failed as failure:
             return CheckResult(False, str(failure))
+        except Exception as err:  # the answer broke the check itself: still one sentence
+            text = str(err).splitlines()[0] if str(err) else ""
+            hint = (" — the result's dtype differs from the expected one: keep the inputs' dtype"
+                    if "dtype" in text or "did not match" in text or "expected scalar type" in text
+                    else "")
+            return CheckResult(False, f"the check could not use your answer ({type(err).__name__}: "
+                                      f"{text}){hint}")
         return CheckResult(True, message)
     wrapper.__name__ = check.__name__
     wrapper.__doc__ = check.__doc__

@@ -6,7 +6,7 @@ import math
 import torch
 
 from ..attention import attention_entropy, lengths_to_valid, masked_softmax
-from .core import _call, _diagnose, _Failed, _run, _tensor
+from .core import _call, _diagnose, _Failed, _run, _same_dtype, _tensor
 
 
 @_run
@@ -19,7 +19,8 @@ def check_softmax_jacobian(fn) -> str:
         scores = 2 * torch.randn(shape, dtype=torch.float64, generator=gen)
         weights = torch.softmax(scores, -1)
         S = shape[-1]
-        got = _tensor(_call(fn, name, weights.clone()), name, shape + (S,)).double()
+        got = _tensor(_call(fn, name, weights.clone()), name, shape + (S,))
+        _same_dtype(got, weights, f"{name}'s result")
         flat = scores.reshape(-1, S)
         expected = torch.stack([torch.autograd.functional.jacobian(
             lambda s: torch.softmax(s, -1), row) for row in flat]).reshape(shape[:-1] + (S, S))
