@@ -17,7 +17,7 @@ from utils.attention.tiled import tiled_attention
 from utils.data.text import lm_batch
 from utils.models.bahdanau import BahdanauSeq2Seq
 from utils.models.bert import BertConfig, BertEncoder, mean_pool
-from utils.models.glimpse import METHODS, GlimpseNet, glimpse_loss
+from utils.models.glimpse import GlimpseNet, glimpse_loss
 from utils.models.gpt import GPT, GPTConfig
 from utils.models.luong import LuongConfig, LuongSeq2Seq
 from utils.models.positional import LearnedPositions, SinusoidalPositions

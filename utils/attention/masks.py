@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from ..validation import bool_mask, floats, tensor, token_ids, whole_number
+from ..validation import bool_mask, floats, token_ids, whole_number
 
 
 def lengths_to_valid(lengths: torch.Tensor, max_len: int | None = None) -> torch.Tensor:
