@@ -1,4 +1,6 @@
 """Every checker accepts the solution, rejects the stub and rejects plausible wrong answers."""
+import types
+
 import pytest
 import torch
 
@@ -8,6 +10,15 @@ from utils.special_tokens import PAD
 
 def stub(*args):
     raise NotImplementedError("Exercise: write this function")
+
+
+def copied(fn):
+    """``fn``'s code as if a student had typed it into the notebook: a new function, outside
+    the book's modules, that the checkers' watch for the book's own implementation lets pass."""
+    new = types.FunctionType(fn.__code__.replace(co_filename="<notebook>"), fn.__globals__,
+                             fn.__name__, fn.__defaults__, fn.__closure__)
+    new.__kwdefaults__ = fn.__kwdefaults__
+    return new
 
 
 # ---- last_valid_state ---------------------------------------------------------------
@@ -70,6 +81,17 @@ def test_token_accuracy_rejects_stub_and_wrong_answers():
         assert message in result.message, (message, result.message)
 
 
+def test_masked_softmax_names_the_row_that_fails():
+    def one_row_off(s, v):
+        w = masked_softmax(s, v)
+        if w.shape == (3, 5):
+            w[2] = w[2] * 0.5          # the last row, whose one valid weight should be 1
+        return w
+
+    result = check_masked_softmax(one_row_off)
+    assert "row (2,) sum to 0.500, not 1" in result.message, result.message
+
+
 def test_result_reads_as_one_sentence():
     good, bad = CheckResult(True, "fine."), CheckResult(False, "wrong shape")
     assert repr(good) == "✓ fine." and repr(bad) == "✗ wrong shape"
@@ -104,6 +126,11 @@ def test_masked_softmax_rejects_stub_and_wrong_answers():
          / torch.exp(s.masked_fill(~v, float("-inf"))).sum(-1, keepdim=True)): "subtract each row",
         (lambda s, v: torch.softmax(s.masked_fill(~v, float("-inf")), -1)): "gave NaN",
         (lambda s, v: torch.softmax(s, -1) * v): "sum to",  # masked after, not renormalised
+        (lambda s, v: masked_softmax(s, ~v)): "True and False are swapped",
+        (lambda s, v: torch.softmax(s, -1) * v / (torch.softmax(s, -1) * v).sum(-1, keepdim=True)
+         .clamp(min=1e-30)): "mask before the softmax",
+        (lambda s, v: masked_softmax(s.view(-1, s.shape[-1]), v.expand_as(s).reshape(
+            -1, s.shape[-1])).view(s.shape)): "use .reshape",  # .view fails on transposed scores
         (lambda s, v: torch.softmax(s, -1)[..., :2]): "weights must have the shape",
     }
     for fn, message in cases.items():
@@ -194,8 +221,24 @@ def test_alignment_hits_checker():
     def wrong_axis(weights, alignment):
         return hits_solution(weights.T, [(j, i) for i, j in alignment])
 
+    def last_link_only(weights, alignment):
+        gold = {j: i for i, j in alignment}              # a later link overwrites an earlier one
+        return sum(int(weights[j].argmax()) == i for j, i in gold.items()), len(gold)
+
+    def first_link_only(weights, alignment):
+        gold = {}
+        for i, j in alignment:
+            gold.setdefault(j, i)
+        return sum(int(weights[j].argmax()) == i for j, i in gold.items()), len(gold)
+
+    def links(weights, alignment):
+        return sum(int(weights[j].argmax()) == i for i, j in alignment), len(alignment)
+
     cases = {stub: "not implemented yet", all_rows: "total counts every target row",
              swapped: "raised IndexError", wrong_axis: "total is 4 but 3",
+             last_link_only: "is a hit when its argmax is any one of them",
+             first_link_only: "is a hit when its argmax is any one of them",
+             links: "count each target word with a gold link once",
              (lambda w, a: None): "returned None", (lambda w, a: 3): "must return a tuple"}
     for fn, message in cases.items():
         result = check_alignment_hits(fn)
@@ -447,6 +490,8 @@ def test_merge_heads_checker():
         (lambda h: h.permute(0, 2, 3, 1).reshape(h.shape[0], h.shape[2], -1)): "head axis ended up last",
         (lambda h: merge(h) + 1): "wrong merge",
         (lambda h: h.transpose(1, 2)): "returned shape",
+        # works on a transposed view, crashes on attention's contiguous output
+        (lambda h: h.transpose(1, 2).view(h.shape[0], h.shape[2], -1)): "use .reshape",
     }
     for fn, message in cases.items():
         result = check_merge_heads(fn)
@@ -459,6 +504,8 @@ def test_beam_search_checker():
     from utils.checks import check_beam_search
     from utils.models.decoding import beam_search
 
+    assert not check_beam_search(beam_search)            # the book's own: rejected
+    beam_search = copied(beam_search)
     assert check_beam_search(beam_search)
 
     def greedy(log_probs_fn, beam_size, max_len):
@@ -641,7 +688,11 @@ def test_cached_causal_mask_checker():
 # ---- chapter 11: WordPiece and mean pooling --------------------------------------------------
 def test_wordpiece_checker():
     from utils.checks import check_wordpiece
-    from utils.checks.bert import _shortest_first, wordpiece
+    from utils.checks.bert import wordpiece
+
+    assert "calls `utils.checks.bert.wordpiece`" in check_wordpiece(wordpiece).message
+    wordpiece = copied(wordpiece)
+    _shortest_first = lambda w, v: wordpiece(w, v, longest_first=False)  # noqa: E731
 
     def partial_unk(word, vocab):
         pieces, start = [], 0
@@ -693,6 +744,9 @@ def test_mean_pool_checker():
 
     from utils.checks import check_mean_pool
     from utils.models.bert import mean_pool
+
+    assert "calls `utils.models.bert.mean_pool`" in check_mean_pool(mean_pool).message
+    mean_pool = copied(mean_pool)
 
     def masked_sum(h, m):
         return (h * m.unsqueeze(-1)).sum(1)
@@ -762,3 +816,102 @@ def test_a_wrong_dtype_gets_a_sentence_not_a_traceback(name, dtype):
     assert isinstance(result, CheckResult) and not result, (name, dtype)
     assert "\n" not in result.message and (str(dtype) in result.message
                                           or "dtype" in result.message), result.message
+
+
+# ---- an answer that calls the book's own implementation is rejected --------------------------
+def _book_answers():
+    """Each checker with an answer that only calls the book's (or PyTorch's) finished
+    implementation of what the exercise asks for, and the name the rejection must give."""
+    import torch.nn.functional as F
+
+    from utils import checks
+    from utils.attention import (AdditiveAttention, MultiHeadAttention, attention_entropy,
+                                 causal_mask, masked_softmax, scaled_dot_product_attention)
+    from utils.checks.bert import wordpiece
+    from utils.checks.generation import _top_k_reference
+    from utils.metrics import alignment_hits, token_accuracy
+    from utils.models.bert import mean_pool
+    from utils.models.decoding import beam_search
+    from utils.models.glimpse import gumbel_max, leave_one_out_baseline
+    from utils.models.luong import LuongAttention, local_weights
+    from utils.models.positional import sinusoidal_positions
+    from utils.models.rnn import last_valid_state
+    from utils.models.vit import patchify
+
+    def general(s, k, W):                      # only what LuongAttention.scores reads
+        luong = types.SimpleNamespace(config=types.SimpleNamespace(score="general"),
+                                      W_a=lambda x: x @ W.T)
+        return LuongAttention.scores(luong, s, k)
+
+    def additive(query, keys, W_query, W_key, v):
+        module = AdditiveAttention(W_query.shape[1], W_key.shape[1], W_key.shape[0])
+        return AdditiveAttention.project_keys(module, keys)[..., 0]
+
+    mha = MultiHeadAttention(12, 3)
+    return {
+        "last_valid_state": (checks.check_last_valid_state, last_valid_state, "last_valid_state"),
+        "token_accuracy": (checks.check_token_accuracy, token_accuracy, "token_accuracy"),
+        "masked_softmax": (checks.check_masked_softmax, masked_softmax, "masked_softmax"),
+        "dot_product_attention, the book's": (
+            checks.check_dot_product_attention,
+            lambda q, k, v: (scaled_dot_product_attention(q, k, v, scale=1.0),
+                             torch.softmax(q @ k.transpose(1, 2), -1)),
+            "scaled_dot_product_attention"),
+        "dot_product_attention, PyTorch's": (
+            checks.check_dot_product_attention,
+            lambda q, k, v: (F.scaled_dot_product_attention(q, k, v, scale=1.0),
+                             torch.softmax(q @ k.transpose(1, 2), -1)),
+            "torch.nn.functional.scaled_dot_product_attention"),
+        "additive_scores": (checks.check_additive_scores, additive, "AdditiveAttention.project_keys"),
+        "alignment_hits": (checks.check_alignment_hits, alignment_hits, "alignment_hits"),
+        "general_scores": (checks.check_general_scores, general, "LuongAttention.scores"),
+        "local_p_weights": (checks.check_local_p_weights,
+                            lambda s, c, R: local_weights(s, torch.ones_like(s, dtype=torch.bool),
+                                                          c.unsqueeze(-1), R, gaussian=True),
+                            "local_weights"),
+        "gumbel_max": (checks.check_gumbel_max, gumbel_max, "gumbel_max"),
+        "leave_one_out_baseline": (checks.check_leave_one_out_baseline, leave_one_out_baseline,
+                                   "leave_one_out_baseline"),
+        "softmax_jacobian": (checks.check_softmax_jacobian, lambda a: torch.stack([
+            torch.autograd.functional.jacobian(lambda s: torch.softmax(s, -1), row)
+            for row in a.log().reshape(-1, a.shape[-1])]).reshape(a.shape + a.shape[-1:]),
+            "jacobian"),
+        "attention_entropy": (checks.check_attention_entropy, attention_entropy,
+                              "attention_entropy"),
+        "causal_mask": (checks.check_causal_mask, causal_mask, "causal_mask"),
+        "cached_causal_mask": (checks.check_cached_causal_mask,
+                               lambda T, S: causal_mask(T, S, lower_right=True), "causal_mask"),
+        "sinusoidal_positions": (checks.check_sinusoidal_positions, sinusoidal_positions,
+                                 "sinusoidal_positions"),
+        "split_heads": (checks.check_split_heads,
+                        lambda x, H: MultiHeadAttention.split_heads(mha, x)
+                        if H == 3 else x.view(x.shape[0], x.shape[1], H, -1).transpose(1, 2),
+                        "MultiHeadAttention.split_heads"),
+        "merge_heads": (checks.check_merge_heads,
+                        lambda h: MultiHeadAttention.merge_heads(mha, h),
+                        "MultiHeadAttention.merge_heads"),
+        "beam_search": (checks.check_beam_search, beam_search, "beam_search"),
+        "patchify": (checks.check_patchify, patchify, "patchify"),
+        "mean_pool": (checks.check_mean_pool, mean_pool, "mean_pool"),
+        "wordpiece (the checker's own reference)": (checks.check_wordpiece, wordpiece,
+                                                    "utils.checks.bert.wordpiece"),
+        "top_k_logits (the checker's own reference)": (checks.check_top_k_logits,
+                                                       _top_k_reference, "_top_k_reference"),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_book_answers()))
+def test_calling_the_books_own_implementation_is_rejected(name):
+    check, answer, called = _book_answers()[name]
+    result = check(answer)
+    assert not result, name
+    assert f"calls `" in result.message and called in result.message, result.message
+    assert "write the computation yourself" in result.message
+
+
+def test_the_book_answers_cover_every_checker():
+    from utils import checks
+
+    covered = {check.__name__ for check, _, _ in _book_answers().values()}
+    missing = {n for n in checks.__all__ if n.startswith("check_")} - covered
+    assert missing == {"check_online_softmax_update"}, missing   # the book has no update step

@@ -2,30 +2,40 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
-from ..attention import lengths_to_valid, masked_softmax
+from ..attention import AdditiveAttention, lengths_to_valid, masked_softmax
+from ..attention import scaled_dot_product_attention as book_sdpa
 from ..metrics import alignment_hits
-from ..models.luong import local_weights
+from ..models.luong import LuongAttention, local_weights
 from .core import _call, _diagnose, _Failed, _run, _same_dtype, _tensor
 
 
-@_run
+@_run(forbid=(masked_softmax,))
 def check_masked_softmax(fn) -> str:
     """Check ``fn(scores (..., S), valid bool (..., S)) -> weights``: zero weight where invalid,
     rows summing to one, stable for huge scores, all zeros for a row with no valid key."""
     name = getattr(fn, "__name__", "your function")
     gen = torch.Generator().manual_seed(0)
     big = torch.tensor([[1000.0, 1001.0, 1002.0, 999.0]])
+    loud = torch.randn(2, 6, generator=gen)
+    loud_valid = lengths_to_valid(torch.tensor([4, 2]), 6)
+    loud[~loud_valid] = 1e4                       # masked keys that would win an unmasked softmax
     cases = [
         ("padded rows", torch.randn(3, 5, generator=gen), lengths_to_valid(torch.tensor([5, 3, 1]), 5)),
+        ("a single row with a gap", torch.randn(1, 4, generator=gen),
+         torch.tensor([[True, False, True, True]])),
         ("huge scores", big, torch.ones(1, 4, dtype=torch.bool)),
+        ("large scores at masked positions", loud, loud_valid),
         ("queries sharing one mask", torch.randn(2, 3, 4, generator=gen),
          lengths_to_valid(torch.tensor([4, 2]), 4).unsqueeze(1)),
+        ("non-contiguous scores", torch.randn(2, 4, 3, generator=gen).transpose(1, 2),
+         lengths_to_valid(torch.tensor([4, 1]), 4).unsqueeze(1)),
         ("a fully masked row", torch.randn(2, 4, generator=gen),
          torch.tensor([[True, True, False, False], [False] * 4])),
     ]
     for label, scores, valid in cases:
-        got = _call(fn, name, scores.clone(), valid.clone())
+        got = _call(fn, name, scores.clone() if scores.is_contiguous() else scores, valid.clone())
         if got is None:
             raise _Failed(f"{name} returned None; did you forget `return`?")
         if not torch.is_tensor(got) or tuple(got.shape) != tuple(scores.shape):
@@ -40,30 +50,42 @@ def check_masked_softmax(fn) -> str:
                               "before exponentiating")
             if label == "a fully masked row":
                 raise _Failed("a row with no valid key gave NaN; return all zeros for it")
+            if label == "large scores at masked positions":
+                raise _Failed("NaN or inf when masked positions hold large scores: mask before "
+                              "the softmax (fill them with -inf), not after it")
             raise _Failed(f"{name} returned NaN or inf on {label}")
         if (~full).any() and got[~full].abs().max().item() > 0:
-            raise _Failed(f"masked positions got weight {got[~full].abs().max().item():.3g}; "
-                          "they must get exactly zero")
-        has_valid = full.any(-1)
+            if torch.allclose(got, masked_softmax(scores, ~valid), atol=1e-5):
+                raise _Failed("True and False are swapped: here True in `valid` means 'may "
+                              "attend' (as in F.scaled_dot_product_attention's bool attn_mask; "
+                              "nn.MultiheadAttention's key_padding_mask uses True = ignore)")
+            raise _Failed(f"masked positions got weight {got[~full].abs().max().item():.3g} on "
+                          f"{label}; they must get exactly zero")
         sums = got.sum(-1)
-        if not torch.allclose(sums[has_valid], torch.ones_like(sums[has_valid]), atol=1e-5):
-            raise _Failed(f"on {label} the weights of a row sum to {sums[has_valid].flatten()[0]:.3f}, "
-                          "not 1: normalise over the last axis, the keys")
+        wrong = full.any(-1) & ~torch.isclose(sums, torch.ones_like(sums), atol=1e-5)
+        if wrong.any() and label == "large scores at masked positions":
+            raise _Failed(f"on {label} the valid weights vanish: mask before the softmax (fill "
+                          "masked scores with -inf), not after it")
+        if wrong.any():
+            row = tuple(wrong.nonzero()[0].tolist())
+            raise _Failed(f"on {label} the weights of row {row} sum to {sums[row]:.3f}, not 1: "
+                          "normalise over the last axis, the keys, after masking")
         if not torch.allclose(got, masked_softmax(scores, valid), atol=1e-6):
             raise _Failed(f"wrong weights on {label}: expected a softmax over the valid keys")
     return f"{name} gives padding zero weight, is stable, and handles fully masked rows."
 
 
-@_run
+@_run(forbid=(book_sdpa, F.scaled_dot_product_attention))
 def check_dot_product_attention(fn) -> str:
     """Check ``fn(query (B, L, D), keys (B, S, D), values (B, S, K)) -> (context, weights)``
     with weights = softmax(query · keysᵀ) over the keys and context = weights · values."""
     name = getattr(fn, "__name__", "your function")
     gen = torch.Generator().manual_seed(1)
     for B, L, S, D, K in [(2, 3, 5, 4, 6), (1, 1, 4, 2, 3), (3, 4, 2, 5, 1)]:
-        q, k, v = (torch.randn(B, L, D, generator=gen), torch.randn(B, S, D, generator=gen),
+        q, k, v = (torch.randn(B, L, D, generator=gen), torch.randn(B, D, S, generator=gen),
                    torch.randn(B, S, K, generator=gen))
-        out = _call(fn, name, q.clone(), k.clone(), v.clone())
+        k = k.transpose(1, 2)                 # (B, S, D), not contiguous: as a transposed view
+        out = _call(fn, name, q.clone(), k, v.clone())
         if not isinstance(out, tuple) or len(out) != 2:
             raise _Failed(f"{name} must return a tuple (context, weights), got {type(out).__name__}")
         weights = _tensor(out[1], f"{name}'s weights", (B, L, S))
@@ -83,7 +105,7 @@ def check_dot_product_attention(fn) -> str:
     return f"{name} computes dot-product scores, softmax weights and the context."
 
 
-@_run
+@_run(forbid=(AdditiveAttention.forward, AdditiveAttention.project_keys))
 def check_additive_scores(fn) -> str:
     """Check ``fn(query (B, Dq), keys (B, S, Dk), W_query (A, Dq), W_key (A, Dk), v (A,))
     -> scores (B, S)`` with score_i = vᵀ tanh(W_key h_i + W_query s)."""
@@ -104,7 +126,7 @@ def check_additive_scores(fn) -> str:
     return f"{name} computes Bahdanau's additive scores."
 
 
-@_run
+@_run(forbid=(alignment_hits,))
 def check_alignment_hits(fn) -> str:
     """Check ``fn(weights (T, S), alignment) -> (hits, total)``: of the target words with gold
     links, how many have their largest weight on a gold source word."""
@@ -114,6 +136,10 @@ def check_alignment_hits(fn) -> str:
          ((0, 0), (1, 1), (2, 1), (3, 2))),  # the seed example; "Fußball" looks at "playing"
         (torch.tensor([[0.2, 0.8], [0.6, 0.4], [0.5, 0.5]]), ((1, 0), (0, 1))),  # row 2: a comma
         (torch.tensor([[0.1, 0.7, 0.2], [0.3, 0.3, 0.4]]), ((2, 0), (2, 1))),
+        # target word 0 has two gold sources and looks at the first, word 1 at the second
+        (torch.tensor([[0.6, 0.1, 0.3], [0.1, 0.2, 0.7], [0.2, 0.5, 0.3]]),
+         ((0, 0), (2, 0), (0, 1), (2, 1), (1, 2))),
+        (torch.tensor([[0.3, 0.3, 0.4]]), ((2, 0),)),          # one target word
     ]
     for weights, alignment in cases:
         got = _call(fn, name, weights.clone(), alignment)
@@ -129,23 +155,30 @@ def check_alignment_hits(fn) -> str:
             raise _Failed("total counts every target row; count only target words that have "
                           "a gold link (a comma may have none)")
         if total != expected[1]:
-            raise _Failed(f"total is {total} but {expected[1]} target words have gold links")
+            raise _Failed(f"total is {total} but {expected[1]} target words have gold links: "
+                          "count each target word with a gold link once (pairs are (source, "
+                          "target), and a word with two gold sources counts once)")
+        if any(sum(j == t for _, t in alignment) > 1 for j in range(weights.shape[0])):
+            raise _Failed(f"{hits} hits but expected {expected[0]} for weights {weights.tolist()} "
+                          f"and alignment {alignment}: a target word with several gold sources "
+                          "is a hit when its argmax is any one of them")
         raise _Failed(f"{hits} hits but expected {expected[0]} for weights {weights.tolist()} and "
                       f"alignment {alignment}: take the argmax of row j over the source axis and "
                       "test it against the gold sources of j (pairs are (source, target))")
     return f"{name} scores argmax attention against the gold alignment."
 
 
-@_run
+@_run(forbid=(LuongAttention.scores,))
 def check_general_scores(fn) -> str:
     """Check ``fn(states (B, T, H), keys (B, S, H), W (H, H)) -> (B, T, S)``:
     Luong's general score s_tᵀ W h_i."""
     name = getattr(fn, "__name__", "your function")
     gen = torch.Generator().manual_seed(3)
     for B, T, S, H in [(2, 3, 5, 4), (1, 1, 2, 3), (3, 4, 6, 2)]:
-        states, keys = torch.randn(B, T, H, generator=gen), torch.randn(B, S, H, generator=gen)
+        states, keys = torch.randn(B, T, H, generator=gen), torch.randn(B, H, S, generator=gen)
+        keys = keys.transpose(1, 2)           # (B, S, H), not contiguous: as a transposed view
         W = torch.randn(H, H, generator=gen)
-        got = _tensor(_call(fn, name, states.clone(), keys.clone(), W.clone()), name, (B, T, S))
+        got = _tensor(_call(fn, name, states.clone(), keys, W.clone()), name, (B, T, S))
         expected = states @ W @ keys.transpose(1, 2)
         _diagnose(got, expected, [
             (states @ W.T @ keys.transpose(1, 2),
@@ -157,7 +190,7 @@ def check_general_scores(fn) -> str:
     return f"{name} computes Luong's general scores."
 
 
-@_run
+@_run(forbid=(local_weights,))
 def check_local_p_weights(fn) -> str:
     """Check ``fn(scores (B, T, S), centre (B, T), window half-width R) -> (B, T, S)``: local-p weights."""
     name = getattr(fn, "__name__", "your function")

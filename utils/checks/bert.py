@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..models.bert import mean_pool
 from .core import _call, _diagnose, _Failed, _run, _tensor
 
 UNK = "[UNK]"
@@ -30,10 +31,6 @@ def wordpiece(word: str, vocab, max_chars: int = 100, prefix: str = "##",
     return pieces
 
 
-def _shortest_first(word, vocab):
-    return wordpiece(word, vocab, longest_first=False)
-
-
 VOCAB = {"un", "##aff", "##able", "aff", "able", "play", "p", "##l", "##a", "##y", "##ing", "ing",
          "##s", "tok", "token", "##en", "##ization", "##ize", "##r", "x"}
 CASES = ["unaffable", "playing", "plays", "tokenization", "token", "xyz", "player", "x"]
@@ -42,24 +39,33 @@ CASES = ["unaffable", "playing", "plays", "tokenization", "token", "xyz", "playe
 @_run
 def check_wordpiece(fn) -> str:
     """Check ``fn(word, vocab) -> list of pieces`` against greedy longest-match-first WordPiece
-    on a small vocabulary."""
+    on a small vocabulary; a known wrong method is named from the answers to all the words."""
     name = getattr(fn, "__name__", "your function")
+    answers = {}
     for word in CASES:
         got = _call(fn, name, word, set(VOCAB))
-        expected = wordpiece(word, VOCAB)
         if got is None:
             raise _Failed(f"{name} returned None; did you forget `return`?")
         if not isinstance(got, (list, tuple)) or not all(isinstance(p, str) for p in got):
             raise _Failed(f"{name} must return a list of strings, got {type(got).__name__}")
-        got = list(got)
+        answers[word] = list(got)
+    methods = [
+        (lambda w: wordpiece(w, VOCAB, longest_first=False),
+         "that takes the shortest piece that matches; WordPiece takes the longest (try end "
+         "positions from the right)"),
+        (lambda w: wordpiece(w, VOCAB, prefix=""),
+         "pieces after the first must be looked up with the '##' prefix (they continue a word)"),
+    ]
+    for word in CASES:
+        got, expected = answers[word], wordpiece(word, VOCAB)
         if got == expected:
             continue
-        if got == _shortest_first(word, VOCAB):
-            raise _Failed(f"{word!r} -> {got}: that takes the shortest piece that matches; "
-                          "WordPiece takes the longest (try end positions from the right)")
-        if got == wordpiece(word, VOCAB, prefix=""):
-            raise _Failed(f"{word!r} -> {got}: pieces after the first must be looked up with "
-                          "the '##' prefix (they continue a word)")
+        for method, message in methods:
+            if all(answers[w] == method(w) for w in CASES):
+                raise _Failed(f"{word!r} -> {got}: {message}")
+        if got == [UNK]:
+            raise _Failed(f"{word!r} -> ['[UNK]'], but the vocabulary covers it: {expected}; "
+                          "a word becomes [UNK] only when no piece matches at some position")
         if expected == [UNK] and UNK in got:
             raise _Failed(f"{word!r} -> {got}: when some part of a word cannot be matched, the "
                           "whole word becomes a single '[UNK]'")
@@ -67,15 +73,22 @@ def check_wordpiece(fn) -> str:
     return f"{name} splits words into WordPiece tokens like BERT's tokenizer."
 
 
-@_run
+@_run(forbid=(mean_pool,))
 def check_mean_pool(fn) -> str:
     """Check ``fn(hidden (N, L, E), attention_mask (N, L), 1 = real token) -> (N, E)``: the mean
     over real tokens only."""
     name = getattr(fn, "__name__", "your function")
     gen = torch.Generator().manual_seed(11)
-    hidden = torch.randn(3, 6, 5, generator=gen)
-    mask = (torch.arange(6) < torch.tensor([6, 4, 1]).unsqueeze(1)).long()
-    got = _tensor(_call(fn, name, hidden.clone(), mask.clone()), name, (3, 5))
+    for lengths, L, E in (([6, 4, 1], 6, 5), ([2], 5, 3), ([3, 3], 3, 4)):
+        hidden = torch.randn(len(lengths), E, L, generator=gen).transpose(1, 2)  # (N, L, E), a view
+        mask = (torch.arange(L) < torch.tensor(lengths).unsqueeze(1)).long()
+        hidden = hidden.masked_fill(mask.unsqueeze(-1) == 0, 1e3)  # padding states can be large
+        got = _tensor(_call(fn, name, hidden, mask.clone()), name, (len(lengths), E))
+        _check_mean(got, hidden, mask)
+    return f"{name} averages over real tokens only."
+
+
+def _check_mean(got, hidden, mask) -> None:
     m = mask.unsqueeze(-1).float()
     expected = (hidden * m).sum(1) / m.sum(1)
     _diagnose(got, expected, [
@@ -89,4 +102,3 @@ def check_mean_pool(fn) -> str:
                                         "the mean (sentence-transformers normalises in a "
                                         "separate step)"),
     ], "wrong mean: average the hidden states of the real tokens of each sentence")
-    return f"{name} averages over real tokens only."

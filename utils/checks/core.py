@@ -1,7 +1,13 @@
 """What every checker shares: the result a student reads, and safe calls into student code."""
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import torch
+
+_CHECKS = str(Path(__file__).resolve().parent)
+_forbidden: list = []  # the book's own implementations of what the running check asks for
 
 
 class CheckResult:
@@ -26,12 +32,62 @@ def _call(fn, name: str, *args):
     if fn is None or not callable(fn):
         raise _Failed(f"expected a function for {name}, got {type(fn).__name__}")
     try:
-        return fn(*args)
+        with _watch(_forbidden) as used:
+            result = fn(*args)
     except NotImplementedError:
         raise _Failed(f"{name} is not implemented yet: replace `raise NotImplementedError` "
                       "with your code") from None
     except Exception as err:  # the student's code failed: report it in one line
-        raise _Failed(f"{name} raised {type(err).__name__}: {err}") from None
+        text = str(err).splitlines()[0] if str(err) else ""
+        hint = ("; after a transpose or permute the tensor is not contiguous, and .view needs "
+                "contiguous memory: use .reshape" if "view size is not compatible" in text else "")
+        raise _Failed(f"{name} raised {type(err).__name__}: {text}{hint}") from None
+    if used:
+        raise _Failed(f"{name} calls {used[0]}, which already computes what this exercise asks "
+                      "for: write the computation yourself (PyTorch's tensor operations are fine)")
+    return result
+
+
+class _watch:
+    """Record calls, while the student's code runs, into any of ``forbidden`` (Python functions
+    or PyTorch built-ins) or into the checkers' own code (their reference answers)."""
+
+    def __init__(self, forbidden):
+        # by identity: code objects compare equal by content, and a student may retype code
+        self.codes = {id(f.__code__): f for f in forbidden if hasattr(f, "__code__")}
+        self.builtins = [f for f in forbidden if not hasattr(f, "__code__")]
+        self.used: list = []
+
+    def _profile(self, frame, event, arg):
+        if event == "call":
+            code = frame.f_code
+            if id(code) in self.codes:
+                self.used.append(_qualified(self.codes[id(code)]))
+            elif code.co_filename.startswith(_CHECKS) and code.co_filename != __file__ \
+                    and "<" not in _name_of(code):
+                # a checker's reference answer (the toy models it hands over are lambdas)
+                self.used.append(f"`{frame.f_globals.get('__name__')}.{_name_of(code)}`")
+        elif event == "c_call" and any(arg is f for f in self.builtins):
+            self.used.append(_qualified(arg))
+
+    def __enter__(self) -> list:
+        self.previous = sys.getprofile()
+        sys.setprofile(self._profile)
+        return self.used
+
+    def __exit__(self, *exc) -> None:
+        sys.setprofile(self.previous)
+
+
+def _name_of(code) -> str:
+    return getattr(code, "co_qualname", code.co_name)  # co_qualname: Python 3.11+
+
+
+def _qualified(fn) -> str:
+    module = getattr(fn, "__module__", None) or "torch"
+    if module.startswith("torch._C"):
+        module = "torch.nn.functional"
+    return f"`{module}.{getattr(fn, '__qualname__', getattr(fn, '__name__', fn))}`"
 
 
 def _tensor(value, name: str, shape: tuple) -> torch.Tensor:
@@ -70,8 +126,15 @@ def _same_dtype(got: torch.Tensor, expected: torch.Tensor, name: str) -> None:
                   "conversions)")
 
 
-def _run(check):
+def _run(check=None, *, forbid: tuple = ()):
+    """Decorate a check: its failures become a CheckResult sentence. ``forbid`` names the book's
+    own implementations (and PyTorch built-ins) of what the exercise asks for; an answer that
+    calls one of them fails with a sentence saying so."""
+    if check is None:
+        return lambda check: _run(check, forbid=forbid)
+
     def wrapper(fn) -> CheckResult:
+        _forbidden[:] = forbid
         try:
             message = check(fn)
         except _Failed as failure:
@@ -83,6 +146,8 @@ def _run(check):
                     else "")
             return CheckResult(False, f"the check could not use your answer ({type(err).__name__}: "
                                       f"{text}){hint}")
+        finally:
+            _forbidden[:] = []
         return CheckResult(True, message)
     wrapper.__name__ = check.__name__
     wrapper.__doc__ = check.__doc__

@@ -52,7 +52,7 @@ def _best_by_enumeration(table: torch.Tensor, max_len: int) -> tuple:
     return best
 
 
-@_run
+@_run(forbid=(beam_search,))
 def check_beam_search(fn) -> str:
     """Check ``fn(log_probs_fn, beam_size, max_len) -> list of token ids`` (no BOS)."""
     name = getattr(fn, "__name__", "your function")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 
+from ..attention.tiled import tiled_attention
 from .core import _call, _diagnose, _Failed, _run
 
 
@@ -12,7 +13,7 @@ def _reference(m: torch.Tensor, l: torch.Tensor, scores: torch.Tensor) -> tuple:
     return m_new, torch.exp(m - safe) * l + torch.exp(scores - safe.unsqueeze(-1)).sum(-1)
 
 
-@_run
+@_run(forbid=(tiled_attention,))
 def check_online_softmax_update(fn) -> str:
     """Check ``fn(m (R,), l (R,), scores (R, C)) -> (m', l')``: the running maximum and the
     running sum of exp(score - maximum) after one more chunk of scores per row."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from ..attention import causal_mask
 from .core import _call, _Failed, _run
 
 
@@ -66,7 +67,7 @@ def check_top_k_logits(fn) -> str:
     return f"{name} keeps each row's k most likely tokens."
 
 
-@_run
+@_run(forbid=(causal_mask,))
 def check_cached_causal_mask(fn) -> str:
     """Check ``fn(T, S) -> bool (T, S)``: True where query i, the i-th of the T newest of S
     positions, may attend to key j."""

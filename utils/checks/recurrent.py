@@ -9,7 +9,7 @@ from ..special_tokens import PAD
 from .core import _call, _Failed, _run, _tensor
 
 
-@_run
+@_run(forbid=(last_valid_state,))
 def check_last_valid_state(fn) -> str:
     """Check ``fn(outputs (B, S, H), lengths (B,)) -> (B, H)``: each sequence's last real state."""
     name = getattr(fn, "__name__", "your function")
@@ -39,7 +39,7 @@ def check_last_valid_state(fn) -> str:
     return f"{name} picks the last real state of every sequence, padding ignored."
 
 
-@_run
+@_run(forbid=(token_accuracy,))
 def check_token_accuracy(fn) -> str:
     """Check ``fn(pred (B, T), target (B, T)) -> float``: accuracy over non-padding targets."""
     name = getattr(fn, "__name__", "your function")

@@ -9,7 +9,8 @@ from ..attention import attention_entropy, lengths_to_valid, masked_softmax
 from .core import _call, _diagnose, _Failed, _run, _same_dtype, _tensor
 
 
-@_run
+@_run(forbid=(torch.autograd.functional.jacobian, torch.func.jacrev,
+               torch.func.jacfwd))
 def check_softmax_jacobian(fn) -> str:
     """Check ``fn(weights (..., S)) -> (..., S, S)``: the Jacobian ∂α_i/∂s_j = α_i(δ_ij − α_j)
     of the softmax, given its output α; compared with autograd's Jacobian."""
@@ -39,7 +40,7 @@ def check_softmax_jacobian(fn) -> str:
     return f"{name} gives the softmax Jacobian diag(α) − α αᵀ."
 
 
-@_run
+@_run(forbid=(attention_entropy,))
 def check_attention_entropy(fn) -> str:
     """Check ``fn(weights (..., S)) -> (...)``: entropy in nats of each row, with 0·log 0 = 0."""
     name = getattr(fn, "__name__", "your function")

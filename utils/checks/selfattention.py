@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import torch
 
-from ..attention import causal_mask
-from ..models.positional import sinusoidal_positions
-from .core import _call, _diagnose, _Failed, _run, _tensor
+from ..attention import MultiHeadAttention, causal_mask
+from ..models.positional import SinusoidalPositions, sinusoidal_positions
+from .core import _call, _diagnose, _Failed, _run, _same_dtype, _tensor
 
 
-@_run
+@_run(forbid=(causal_mask,))
 def check_causal_mask(fn) -> str:
     """Check ``fn(L) -> (L, L)`` bool: True where query i may attend to key j, i.e. j <= i."""
     name = getattr(fn, "__name__", "your function")
@@ -33,7 +33,7 @@ def check_causal_mask(fn) -> str:
     return f"{name} builds the causal mask."
 
 
-@_run
+@_run(forbid=(sinusoidal_positions, SinusoidalPositions.forward))
 def check_sinusoidal_positions(fn) -> str:
     """Check ``fn(length, dim) -> (length, dim)``: PE[p, 2i] = sin(p / 10000^(2i/dim)),
     PE[p, 2i+1] = cos(p / 10000^(2i/dim))."""
@@ -71,7 +71,7 @@ def _split_reference(x: torch.Tensor, H: int) -> torch.Tensor:
     return x.view(B, L, H, E // H).transpose(1, 2)
 
 
-@_run
+@_run(forbid=(MultiHeadAttention.split_heads,))
 def check_split_heads(fn) -> str:
     """Check ``fn(x (B, L, E), H) -> (B, H, L, E // H)``: head h holds columns h·D … (h+1)·D − 1."""
     name = getattr(fn, "__name__", "your function")
@@ -94,15 +94,20 @@ def check_split_heads(fn) -> str:
     return f"{name} splits the model width into heads."
 
 
-@_run
+@_run(forbid=(MultiHeadAttention.merge_heads,))
 def check_merge_heads(fn) -> str:
-    """Check ``fn(heads (B, H, L, D)) -> (B, L, H·D)``, the inverse of splitting."""
+    """Check ``fn(heads (B, H, L, D)) -> (B, L, H·D)``, the inverse of splitting: on contiguous
+    heads (as attention returns them) and on a transposed view."""
     name = getattr(fn, "__name__", "your function")
     gen = torch.Generator().manual_seed(10)
-    for B, L, E, H in ((2, 5, 12, 3), (1, 3, 8, 2), (3, 4, 6, 1)):
+    for B, L, E, H in ((2, 5, 12, 3), (1, 3, 8, 2), (3, 4, 6, 1), (2, 1, 8, 4)):
         x = torch.randn(B, L, E, generator=gen)
-        heads = _split_reference(x, H)
+        heads = _split_reference(x, H).contiguous()      # (B, H, L, D), as SDPA returns it
         got = _tensor(_call(fn, name, heads.clone()), name, (B, L, E))
+        _same_dtype(got, x, f"{name}'s result")
+        if not torch.equal(_call(fn, name, _split_reference(x, H)), got):   # a transposed view
+            raise _Failed(f"{name} gives another result when the heads are a transposed view "
+                          "than when they are contiguous: use .reshape, which handles both")
         _diagnose(got, x, [
             (heads.reshape(B, L, E), "a plain reshape of (B, H, L, D) interleaves heads and "
                                      "positions: transpose back to (B, L, H, D) first"),

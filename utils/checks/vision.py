@@ -7,7 +7,7 @@ from ..models.vit import patchify
 from .core import _call, _diagnose, _run, _tensor
 
 
-@_run
+@_run(forbid=(patchify,))
 def check_patchify(fn) -> str:
     """Check ``fn(images (N, H, W), P) -> (N, (H/P)(W/P), P·P)``, patches in reading order,
     each flattened row by row."""
