@@ -905,7 +905,7 @@ def test_calling_the_books_own_implementation_is_rejected(name):
     check, answer, called = _book_answers()[name]
     result = check(answer)
     assert not result, name
-    assert f"calls `" in result.message and called in result.message, result.message
+    assert "calls `" in result.message and called in result.message, result.message
     assert "write the computation yourself" in result.message
 
 
