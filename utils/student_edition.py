@@ -5,11 +5,13 @@
 For every chapter notebook (``chapters/NN_*.ipynb``), the cells between a ``{solution-start}``
 and a ``{solution-end}`` markdown cell are rewritten:
 
-* code cells keep every statement except function bodies: each function keeps its signature
-  and docstring and raises ``NotImplementedError`` (so the check cell after it reports
-  "not implemented yet" until the student writes the body); a code cell with no function
-  becomes a comment asking for the student's code;
-* markdown inside the solution (worked answers) is replaced by one "Your answer" cell;
+* a code cell that defines functions holds nothing but imports and those functions (anything
+  else is refused: driver code belongs in its own cell, or after the check); each function
+  keeps its signature and docstring and raises ``NotImplementedError`` (so the stub cell runs,
+  and the check cell after it reports "not implemented yet" until the student writes the
+  body); a code cell with no function becomes a comment asking for the student's code;
+* markdown inside the solution (worked answers) is replaced by one "Your answer" cell, after
+  the code cells;
 * hidden cells inside the solution (tag ``remove-cell``: the book's assertions about the
   solution's results) are dropped;
 * the solution-start / solution-end markers themselves are dropped.
@@ -37,11 +39,21 @@ ANSWER_STUB = "**Your answer:** _write it here._"
 
 
 def stub_code(source: str) -> str:
-    """Replace the body of every top-level function in ``source`` by a NotImplementedError stub."""
+    """Replace the body of every top-level function in ``source`` by a NotImplementedError stub.
+
+    A cell with functions may hold only imports besides them: a statement that runs the
+    solution would call the stub (a traceback as soon as the cell runs) or give away the rest
+    of the exercise, so it is refused with ValueError."""
     tree = ast.parse(source)
     functions = [node for node in tree.body if isinstance(node, ast.FunctionDef)]
     if not functions:
         return EXPERIMENT_STUB
+    for node in tree.body:
+        if not isinstance(node, (ast.FunctionDef, ast.Import, ast.ImportFrom)):
+            raise ValueError(f"line {node.lineno} of a solution cell that defines "
+                             f"{functions[0].name}() is neither an import nor a function: move "
+                             f"code that uses the function into its own cell: "
+                             f"{ast.get_source_segment(source, node).splitlines()[0]!r}")
     lines = source.splitlines()
     out, cursor = [], 0
     for fn in functions:
@@ -95,6 +107,8 @@ def _stub_region(region: list) -> list:
         new = _cleared(cell)
         new.source = stub_code(cell.source)
         stubbed.append(new)
+    if any(c.cell_type == "markdown" for c in region):   # the worked answer, in words
+        stubbed.append(nbformat.v4.new_markdown_cell(ANSWER_STUB))
     return stubbed
 
 
@@ -119,7 +133,11 @@ def write_student_edition(out: Path, force: bool = False, chapters: Path = CHAPT
     for path in sorted(chapters.glob("[0-9][0-9]_*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         target = out / path.name
-        nbformat.write(student_notebook(nb), target)
+        try:
+            student = student_notebook(nb)
+        except ValueError as err:
+            raise ValueError(f"{path.name}: {err}") from None
+        nbformat.write(student, target)
         written.append(target)
     return written
 
