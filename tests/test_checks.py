@@ -246,22 +246,35 @@ def test_alignment_hits_checker():
         assert message in result.message, (message, result.message)
 
 
-# ---- Luong: general score, local-p ---------------------------------------------------
-from utils.checks import check_general_scores, check_local_p_weights  # noqa: E402
+# ---- Luong: location weights, local-p ------------------------------------------------
+from utils.checks import check_local_p_weights, check_location_weights  # noqa: E402
 
 
-def test_general_scores_checker():
-    assert check_general_scores(lambda s, k, W: s @ W @ k.transpose(1, 2))
-    assert check_general_scores(lambda s, k, W: torch.einsum("bth,hg,bsg->bts", s, W, k))
+def location(states, W_a, valid):
+    scores = (states @ W_a.T)[..., :valid.shape[-1]]                   # (B, T, S)
+    return masked_softmax(scores, valid.unsqueeze(1))
+
+
+def test_location_weights_checker():
+    assert check_location_weights(location)
+    assert check_location_weights(lambda s, W, v: torch.softmax(
+        torch.einsum("bth,sh->bts", s, W[:v.shape[-1]]).masked_fill(~v[:, None], -1e9), -1))
     cases = {
         stub: "not implemented yet",
-        (lambda s, k, W: s @ W.T @ k.transpose(1, 2)): "W is transposed",
-        (lambda s, k, W: s @ k.transpose(1, 2)): "W is not used",
-        (lambda s, k, W: torch.softmax(s @ W @ k.transpose(1, 2), -1)): "softmax weights",
-        (lambda s, k, W: (s @ W @ k.transpose(1, 2)).transpose(1, 2)): "returned shape",
+        (lambda s, W, v: torch.softmax(s @ W.T, -1)): "keep the first",
+        (lambda s, W, v: torch.softmax((s @ W.T)[..., :v.shape[-1]], -1)): "padding positions got",
+        (lambda s, W, v: torch.softmax((s @ W.T)[..., :v.shape[-1]], -1) * v[:, None]):
+            "masked after the softmax",
+        (lambda s, W, v: torch.softmax(s @ W.T, -1)[..., :v.shape[-1]] * v[:, None]):
+            "wrong weights",
+        (lambda s, W, v: (s @ W.T)[..., :v.shape[-1]].masked_fill(~v[:, None], 0)): "wrong weights",
+        (lambda s, W, v: (s @ W.T)[..., :v.shape[-1]]): "apply the softmax",
+        (lambda s, W, v: masked_softmax((s @ W.T)[..., :v.shape[-1]].transpose(1, 2),
+                                        v[..., None]).transpose(1, 2)): "over the target steps",
+        (lambda s, W, v: s.view(-1, s.shape[-1])): "raised RuntimeError",   # .view on a view
     }
     for fn, message in cases.items():
-        result = check_general_scores(fn)
+        result = check_location_weights(fn)
         assert not result, message
         assert message in result.message, (message, result.message)
 
@@ -347,6 +360,46 @@ def test_leave_one_out_checker():
 
 
 # ---- chapter 6: softmax_jacobian and attention_entropy ---------------------------------
+def reinforce_k_loss(log_prob, rewards):
+    rewards = rewards.detach()
+    baseline = (rewards.sum(-1, keepdim=True) - rewards) / (rewards.shape[-1] - 1)
+    return -((rewards - baseline) * log_prob).mean()
+
+
+def test_reinforce_k_loss_checker():
+    """The loss values of several wrong answers equal the solution's; only gradients tell."""
+    from utils.checks import check_reinforce_k_loss
+    from utils.models.glimpse import leave_one_out_baseline, reinforce_surrogate
+
+    def loo(r):
+        return (r.sum(-1, keepdim=True) - r) / (r.shape[-1] - 1)
+
+    assert check_reinforce_k_loss(reinforce_k_loss)
+    assert check_reinforce_k_loss(lambda lp, r: -((r - loo(r)).detach() * lp).mean())
+    undetached = lambda lp, r: -((r - loo(r)) * lp).mean()            # noqa: E731
+    lp, r = torch.randn(2, 3, requires_grad=True), torch.randn(2, 3, requires_grad=True)
+    assert torch.equal(undetached(lp, r), reinforce_k_loss(lp, r))   # same value, wrong gradient
+    cases = {
+        stub: "not implemented yet",
+        undetached: "a gradient flows into the rewards",
+        (lambda lp, r: -((r.detach() - loo(r)) * lp).mean()): "a gradient flows into the rewards",
+        (lambda lp, r: -reinforce_k_loss(lp, r)): "the sign is flipped",
+        (lambda lp, r: -(r.detach() * lp).mean()): "there is no baseline",
+        (lambda lp, r: -((r - r.mean(-1, keepdim=True)).detach() * lp).mean()): "own reward",
+        (lambda lp, r: -((r - loo(r)).detach() * lp).sum()): "the loss sums",
+        (lambda lp, r: -((r - loo(r)).detach() * lp).sum(-1).mean()): "divided by B only",
+        (lambda lp, r: reinforce_k_loss(lp, r).detach()): "carries no gradient",
+        (lambda lp, r: -((r - loo(r)).detach() * lp)): "one-element tensor",
+        (lambda lp, r: reinforce_surrogate(lp.flatten(), r.flatten(),
+                                           leave_one_out_baseline(r).flatten())):
+            "calls `utils.models.glimpse.reinforce_surrogate`",
+    }
+    for fn, message in cases.items():
+        result = check_reinforce_k_loss(fn)
+        assert not result, message
+        assert message in result.message, (message, result.message)
+
+
 def test_softmax_jacobian_checker():
     from utils.checks import check_softmax_jacobian
 
@@ -451,50 +504,167 @@ def test_sinusoidal_positions_checker():
         assert message in result.message, (message, result.message)
 
 
-# ---- chapter 8: split_heads and merge_heads --------------------------------------------
-def test_split_heads_checker():
-    from utils.checks import check_split_heads
+# ---- chapter 8: nn.MultiheadAttention's forward pass; what each head adds ------------------
+def torch_mha(query, key, value, in_proj_weight, in_proj_bias, out_proj_weight, out_proj_bias,
+              num_heads, key_padding_mask=None, *, transpose=True, biases=True, scale=True,
+              ignore=True, per_head=True):
+    """The solution, with switches for the mistakes the checker must name."""
+    B, L, E = query.shape
+    H, D = num_heads, E // num_heads
+    b_in, b_out = (in_proj_bias, out_proj_bias) if biases else (0 * in_proj_bias, 0 * out_proj_bias)
 
-    def split(x, H):
-        B, L, E = x.shape
-        return x.view(B, L, H, E // H).transpose(1, 2)
+    def linear(x, W, b):
+        return (x @ W.T if transpose else x @ W) + b
 
-    assert check_split_heads(split)
-    assert check_split_heads(lambda x, H: torch.stack(x.chunk(H, dim=-1), dim=1))
+    q, k, v = (linear(x, W, b).view(B, x.shape[1], H, D).transpose(1, 2)
+               for x, W, b in zip((query, key, value), in_proj_weight.chunk(3), b_in.chunk(3)))
+    scores = q @ k.transpose(-2, -1) / (D ** 0.5 if scale else 1)          # (B, H, L, S)
+    if key_padding_mask is not None:
+        drop = key_padding_mask if ignore else ~key_padding_mask
+        scores = scores.masked_fill(drop.view(B, 1, 1, -1), float("-inf"))
+    weights = torch.softmax(scores, dim=-1)
+    output = linear((weights @ v).transpose(1, 2).reshape(B, L, E), out_proj_weight, b_out)
+    return output, weights if per_head else weights.mean(1)
+
+
+def test_torch_mha_checker():
+    from torch import nn
+
+    from utils.checks import check_torch_mha
+
+    assert check_torch_mha(torch_mha)
+
+    def torch_itself(q, k, v, W, b, W_o, b_o, H, padding=None):
+        mha = nn.MultiheadAttention(q.shape[-1], H, batch_first=True)
+        with torch.no_grad():
+            mha.in_proj_weight.copy_(W), mha.in_proj_bias.copy_(b)
+            mha.out_proj.weight.copy_(W_o), mha.out_proj.bias.copy_(b_o)
+        return mha(q, k, v, key_padding_mask=padding, average_attn_weights=False)
+
+    def variant(**switches):
+        return lambda *args: torch_mha(*args, **switches)
+
     cases = {
         stub: "not implemented yet",
-        (lambda x, H: x.reshape(x.shape[0], H, x.shape[1], -1)): "plain reshape",
-        (lambda x, H: x.view(*x.shape[:2], H, -1)): "move the head axis",
-        (lambda x, H: x.view(*x.shape[:2], -1, H).permute(0, 3, 1, 2)): "contiguous columns",
-        (lambda x, H: split(x, H) * 2): "wrong heads",
-        (lambda x, H: x): "returned shape",
+        variant(transpose=False): "compute x @ W.T",
+        variant(biases=False): "the biases are missing",
+        variant(scale=False): "divide by sqrt(D)",
+        variant(ignore=False): "is the padding mask inverted",
+        variant(per_head=False): "return them per head",
+        (lambda *a: (torch_mha(*a)[0] + 1, torch_mha(*a)[1])): "the weights are right but",
+        (lambda *a: torch_mha(*a)[0]): "must return a tuple",
+        torch_itself: "calls `torch.nn.modules.activation.MultiheadAttention.forward`",
     }
     for fn, message in cases.items():
-        result = check_split_heads(fn)
+        result = check_torch_mha(fn)
         assert not result, message
         assert message in result.message, (message, result.message)
 
 
-def test_merge_heads_checker():
-    from utils.checks import check_merge_heads
+def head_outputs(context, W_o, H):
+    B, H, L, D = context.shape
+    return context @ W_o.view(H, D, -1)               # (B, H, L, D) @ (H, D, E) -> (B, H, L, E)
 
-    def merge(h):
-        B, H, L, D = h.shape
-        return h.transpose(1, 2).reshape(B, L, H * D)
 
-    assert check_merge_heads(merge)
-    assert check_merge_heads(lambda h: torch.cat(h.unbind(1), dim=-1))
+def test_head_outputs_checker():
+    from utils.checks import check_head_outputs
+
+    def merged(c, W_o):
+        return c.transpose(1, 2).reshape(c.shape[0], c.shape[2], -1) @ W_o
+
+    assert check_head_outputs(head_outputs)
+    assert check_head_outputs(lambda c, W_o, H: torch.stack(
+        [c[:, h] @ W_o[h * c.shape[-1]:(h + 1) * c.shape[-1]] for h in range(H)], dim=1))
     cases = {
         stub: "not implemented yet",
-        (lambda h: h.reshape(h.shape[0], h.shape[2], -1)): "plain reshape",
-        (lambda h: h.permute(0, 2, 3, 1).reshape(h.shape[0], h.shape[2], -1)): "head axis ended up last",
-        (lambda h: merge(h) + 1): "wrong merge",
-        (lambda h: h.transpose(1, 2)): "returned shape",
-        # works on a transposed view, crashes on attention's contiguous output
-        (lambda h: h.transpose(1, 2).view(h.shape[0], h.shape[2], -1)): "use .reshape",
+        (lambda c, W_o, H: c @ W_o.T.reshape(H, c.shape[-1], -1)): "each head used columns",
+        (lambda c, W_o, H: merged(c, W_o).unsqueeze(1).expand(-1, H, -1, -1) / H): "same share",
+        (lambda c, W_o, H: merged(c, W_o).unsqueeze(1).expand(-1, H, -1, -1)): "the whole output",
+        (lambda c, W_o, H: head_outputs(c, W_o, H) + 1): "wrong head outputs",
+        (lambda c, W_o, H: merged(c, W_o)): "returned shape",
     }
     for fn, message in cases.items():
-        result = check_merge_heads(fn)
+        result = check_head_outputs(fn)
+        assert not result, message
+        assert message in result.message, (message, result.message)
+
+
+# ---- chapter 7: scaled dot-product attention with PyTorch's masks ------------------------------
+def scaled_attention(query, key, value, attn_mask=None, is_causal=False):
+    L, S = query.shape[-2], key.shape[-2]
+    scores = query @ key.transpose(-2, -1) / query.shape[-1] ** 0.5        # (..., L, S)
+    if is_causal:
+        attn_mask = torch.ones(L, S, dtype=torch.bool).tril()
+    if attn_mask is not None and attn_mask.dtype == torch.bool:
+        scores = scores.masked_fill(~attn_mask, float("-inf"))
+    elif attn_mask is not None:
+        scores = scores + attn_mask
+    return torch.softmax(scores, dim=-1).nan_to_num(0.0) @ value
+
+
+def test_the_scaled_attention_reference_is_pytorchs():
+    import torch.nn.functional as F
+
+    from utils.checks.selfattention import _attention
+
+    gen = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 3, 4, 8, generator=gen), torch.randn(2, 3, 6, 8, generator=gen),
+               torch.randn(2, 3, 6, 5, generator=gen))
+    valid = torch.rand(2, 1, 4, 6, generator=gen) > 0.3
+    valid[..., 0] = True                                   # every query keeps a key
+    added = torch.randn(4, 6, generator=gen)
+    for ours, theirs in ((_attention(q, k, v), F.scaled_dot_product_attention(q, k, v)),
+                         (_attention(q, k, v, valid), F.scaled_dot_product_attention(q, k, v, valid)),
+                         (_attention(q, k, v, added=added),
+                          F.scaled_dot_product_attention(q, k, v, added)),
+                         (_attention(q, k, v, causal="top-left"),
+                          F.scaled_dot_product_attention(q, k, v, is_causal=True))):
+        assert torch.allclose(ours, theirs, atol=1e-6)
+
+
+def test_scaled_attention_checker():
+    import torch.nn.functional as F
+
+    from utils.checks import check_scaled_attention
+
+    def with_mask(change):
+        return lambda q, k, v, m=None, c=False: scaled_attention(q, k, v, change(m), c)
+
+    def bottom_right(q, k, v, m=None, c=False):
+        if c:
+            m = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool).tril(k.shape[-2] - q.shape[-2])
+        return scaled_attention(q, k, v, m)
+
+    def no_guard(q, k, v, m=None, c=False):
+        s = q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5
+        m = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool).tril() if c else m
+        if m is not None:
+            s = s.masked_fill(~m, float("-inf")) if m.dtype == torch.bool else s + m
+        return torch.softmax(s, -1) @ v
+
+    def is_bool(m):
+        return m is not None and m.dtype == torch.bool
+
+    assert check_scaled_attention(scaled_attention)
+    cases = {
+        stub: "not implemented yet",
+        (lambda q, k, v, m=None, c=False: scaled_attention(q * q.shape[-1] ** 0.5, k, v, m, c)):
+            "the scores are not scaled",
+        with_mask(lambda m: ~m if is_bool(m) else m): "the bool mask is inverted",
+        with_mask(lambda m: m if m is None or is_bool(m) else None): "the float mask is ignored",
+        with_mask(lambda m: m if m is None or is_bool(m) else torch.log(m.abs())):
+            "wrong output on a float mask",
+        (lambda q, k, v, m=None, c=False: scaled_attention(q, k, v, m)): "is_causal=True is ignored",
+        bottom_right: "aligned at the bottom right",
+        no_guard: "must get a zero output",
+        (lambda q, k, v, m=None, c=False: (scaled_attention(q, k, v, m, c), None)): "returned a tuple",
+        (lambda q, k, v, m=None, c=False: scaled_attention(q, k, v, m, c).transpose(-2, -1)):
+            "returned shape",
+        (lambda q, k, v, m=None, c=False: F.scaled_dot_product_attention(q, k, v, m, is_causal=c)):
+            "calls `torch.nn.functional.scaled_dot_product_attention`",
+    }
+    for fn, message in cases.items():
+        result = check_scaled_attention(fn)
         assert not result, message
         assert message in result.message, (message, result.message)
 
@@ -598,34 +768,76 @@ def test_online_softmax_checker():
         assert message in result.message, (message, result.message)
 
 
-# ---- chapter 12: patchify ----------------------------------------------------------------
-def test_patchify_checker():
-    from utils.checks import check_patchify
+# ---- chapter 13: attention over two parts of the keys, merged ------------------------------
+def combine(o1, lse1, o2, lse2):
+    lse = torch.logaddexp(lse1, lse2)                                   # (..., L)
+    safe = torch.where(torch.isinf(lse), torch.zeros_like(lse), lse)    # no key at all
+    return (torch.exp(lse1 - safe).unsqueeze(-1) * o1
+            + torch.exp(lse2 - safe).unsqueeze(-1) * o2)
 
-    def patches(images, P):
-        N, H, W = images.shape
-        return images.reshape(N, H // P, P, W // P, P).permute(0, 1, 3, 2, 4).reshape(N, -1, P * P)
 
-    assert check_patchify(patches)
-    assert check_patchify(lambda x, P: torch.nn.functional.unfold(
-        x.unsqueeze(1), kernel_size=P, stride=P).transpose(1, 2))
+def test_combine_partials_checker():
+    from utils.checks import check_combine_partials
+
+    def overflowing(o1, lse1, o2, lse2):
+        e1, e2 = torch.exp(lse1).unsqueeze(-1), torch.exp(lse2).unsqueeze(-1)
+        return (e1 * o1 + e2 * o2) / (e1 + e2)
+
+    def unguarded(o1, lse1, o2, lse2):
+        lse = torch.logaddexp(lse1, lse2).unsqueeze(-1)
+        return torch.exp(lse1.unsqueeze(-1) - lse) * o1 + torch.exp(lse2.unsqueeze(-1) - lse) * o2
+
+    assert check_combine_partials(combine)
     cases = {
         stub: "not implemented yet",
-        (lambda x, P: x.reshape(x.shape[0], -1, P * P)): "plain reshape",
-        (lambda x, P: x.reshape(x.shape[0], x.shape[1] // P, P, x.shape[2] // P, P)
-         .permute(0, 3, 1, 4, 2).reshape(x.shape[0], -1, P * P)): "column by column (and transposed)",
-        (lambda x, P: x.reshape(x.shape[0], x.shape[1] // P, P, x.shape[2] // P, P)
-         .permute(0, 1, 3, 4, 2).reshape(x.shape[0], -1, P * P)): "flattened column by column",
-        (lambda x, P: patches(x, P) * 2): "wrong patches",
-        (lambda x, P: patches(x, P)[:, :1]): "returned shape",
+        (lambda o1, l1, o2, l2: (o1 + o2) / 2): "you averaged the two parts",
+        (lambda o1, l1, o2, l2: o1 + o2): "added without weights",
+        overflowing: "exp(lse) overflows",
+        unguarded: "guard a query that has no key at all",
+        (lambda o1, l1, o2, l2: combine(o1, l1, o2, l2) * 1.01): "wrong output",
+        (lambda o1, l1, o2, l2: combine(o1, l1, o2, l2)[..., 0]): "returned shape",
     }
     for fn, message in cases.items():
-        result = check_patchify(fn)
+        result = check_combine_partials(fn)
         assert not result, message
         assert message in result.message, (message, result.message)
 
 
-# ---- chapter 10: top-k filtering and the cached causal mask ---------------------------------
+# ---- chapter 12: patches back into images ------------------------------------------------
+def from_patches(patches, H, W):
+    N, n, PP = patches.shape
+    P = round(PP ** 0.5)
+    grid = patches.reshape(N, H // P, W // P, P, P)                # (N, rows, cols, P, P)
+    return grid.permute(0, 1, 3, 2, 4).reshape(N, H, W)
+
+
+def test_unpatchify_checker():
+    import torch.nn.functional as F
+
+    from utils.checks import check_unpatchify
+
+    def side(patches):
+        return round(patches.shape[-1] ** 0.5)
+
+    assert check_unpatchify(from_patches)
+    assert check_unpatchify(lambda p, H, W: F.fold(p.transpose(1, 2), (H, W), side(p),
+                                                   stride=side(p)).squeeze(1))
+    cases = {
+        stub: "not implemented yet",
+        (lambda p, H, W: p.reshape(p.shape[0], H, W)): "plain reshape",
+        (lambda p, H, W: p.reshape(p.shape[0], H // side(p), W // side(p), side(p), side(p))
+         .permute(0, 1, 4, 2, 3).reshape(p.shape[0], H, W)): "each patch is transposed",
+        (lambda p, H, W: from_patches(p, H, W).transpose(1, 2)): "wrong images",
+        (lambda p, H, W: from_patches(p, H, W) * 2): "wrong images",
+        (lambda p, H, W: p): "returned shape",
+    }
+    for fn, message in cases.items():
+        result = check_unpatchify(fn)
+        assert not result, message
+        assert message in result.message, (message, result.message)
+
+
+# ---- chapter 10: top-k filtering and a preallocated key-value cache ---------------------------
 def test_top_k_logits_checker():
     from utils.checks import check_top_k_logits
 
@@ -662,30 +874,58 @@ def test_top_k_logits_checker():
         assert message in result.message, (message, result.message)
 
 
-def test_cached_causal_mask_checker():
-    from utils.checks import check_cached_causal_mask
+def cache_write(buffer_k, buffer_v, length, key, value):
+    end = length + key.shape[2]
+    if end > buffer_k.shape[2]:
+        raise ValueError(f"{end} positions do not fit a cache of {buffer_k.shape[2]}")
+    buffer_k[:, :, length:end], buffer_v[:, :, length:end] = key, value
+    return buffer_k[:, :, :end], buffer_v[:, :, :end]
 
-    assert check_cached_causal_mask(
-        lambda T, S: torch.ones(T, S, dtype=torch.bool).tril(diagonal=S - T))
-    assert check_cached_causal_mask(
-        lambda T, S: torch.arange(S).view(1, S) <= torch.arange(S - T, S).view(T, 1))
+
+def test_cache_write_checker():
+    from utils.attention import KVCache
+    from utils.checks import check_cache_write
+
+    assert check_cache_write(cache_write)
+
+    def at_zero(buffer_k, buffer_v, length, key, value):
+        T = key.shape[2]
+        buffer_k[:, :, :T], buffer_v[:, :, :T] = key, value
+        return buffer_k[:, :, :length + T], buffer_v[:, :, :length + T]
+
+    def unchecked(buffer_k, buffer_v, length, key, value):
+        end = length + key.shape[2]
+        buffer_k[:, :, length:end], buffer_v[:, :, length:end] = key, value
+        return buffer_k[:, :, :end], buffer_v[:, :, :end]
+
+    def book_cache(buffer_k, buffer_v, length, key, value):
+        cache = KVCache()
+        cache.update(buffer_k[:, :, :length], buffer_v[:, :, :length])
+        return cache.update(key, value)
+
     cases = {
         stub: "not implemented yet",
-        (lambda T, S: torch.ones(T, S, dtype=torch.bool).tril()): "aligned top-left",
-        (lambda T, S: ~torch.ones(T, S, dtype=torch.bool).tril(diagonal=S - T)): "inverted",
-        (lambda T, S: torch.ones(T, S, dtype=torch.bool).tril(diagonal=S - T - 1)): "own position",
-        (lambda T, S: torch.ones(T, S, dtype=torch.bool).triu(diagonal=S - T)): "upper triangle",
-        (lambda T, S: torch.ones(T, S).tril(diagonal=S - T)): "bool tensor",
-        (lambda T, S: torch.ones(T, T, dtype=torch.bool).tril()): "must return a tensor of shape",
-        (lambda T, S: torch.ones(T, S, dtype=torch.bool)): "wrong mask",
+        (lambda bk, bv, n, k, v: tuple(t.clone() for t in cache_write(bk, bv, n, k, v))):
+            "are copies",
+        (lambda bk, bv, n, k, v: (torch.cat([bk[:, :, :n], k], 2), torch.cat([bv[:, :, :n], v], 2))):
+            "the buffers do not hold them",
+        (lambda bk, bv, n, k, v: cache_write(bk.clone(), bv.clone(), n, k, v)):
+            "the buffers do not hold them",
+        (lambda bk, bv, n, k, v: (cache_write(bk, bv, n, k, v), (bk, bv))[1]): "filled ones only",
+        at_zero: "write the new ones at positions length",
+        (lambda bk, bv, n, k, v: cache_write(bk, bv, n, k, v)[::-1]): "returned keys and values",
+        unchecked: "raised RuntimeError; raise ValueError",
+        (lambda bk, bv, n, k, v: cache_write(bk, bv, n, k, v) if n + k.shape[2] <= bk.shape[2]
+         else (bk, bv)): "must raise ValueError",
+        book_cache: "calls `utils.attention.cache.KVCache.update`",
     }
     for fn, message in cases.items():
-        result = check_cached_causal_mask(fn)
+        result = check_cache_write(fn)
         assert not result, message
         assert message in result.message, (message, result.message)
 
 
-# ---- chapter 11: WordPiece and mean pooling --------------------------------------------------
+# ---- chapter 11: WordPiece and max pooling ---------------------------------------------------
 def test_wordpiece_checker():
     from utils.checks import check_wordpiece
     from utils.checks.bert import wordpiece
@@ -739,30 +979,33 @@ def test_reference_wordpiece_equals_the_real_tokenizer():
         assert wordpiece(word, vocab) == tokenizer.encode(word).tokens[1:-1], word
 
 
-def test_mean_pool_checker():
+def max_pooling(hidden, attention_mask):
+    padding = attention_mask.unsqueeze(-1) == 0                      # (N, L, 1)
+    return hidden.masked_fill(padding, float("-inf")).amax(dim=1)
+
+
+def test_max_pool_checker():
     import torch.nn.functional as F
 
-    from utils.checks import check_mean_pool
-    from utils.models.bert import mean_pool
+    from utils.checks import check_max_pool
 
-    assert "calls `utils.models.bert.mean_pool`" in check_mean_pool(mean_pool).message
-    mean_pool = copied(mean_pool)
+    def masked(h, m):
+        return h * m.unsqueeze(-1)
 
-    def masked_sum(h, m):
-        return (h * m.unsqueeze(-1)).sum(1)
-
-    assert check_mean_pool(mean_pool)
+    assert check_max_pool(max_pooling)
+    assert check_max_pool(lambda h, m: (h - 1e9 * (1 - m.unsqueeze(-1))).max(dim=1).values)
     cases = {
         stub: "not implemented yet",
-        (lambda h, m: h.mean(1)): "padding positions are averaged in",
-        (lambda h, m: masked_sum(h, m) / h.shape[1]): "divided by the padded length",
-        masked_sum: "not divided by their number",
-        (lambda h, m: F.normalize(mean_pool(h, m), dim=-1)): "normalised to unit length",
-        (lambda h, m: mean_pool(h, m) + 1): "wrong mean",
-        (lambda h, m: h.mean(2)): "returned shape",
+        (lambda h, m: h.amax(dim=1)): "padding positions take part",
+        (lambda h, m: masked(h, m).amax(dim=1)): "a zero wins",
+        (lambda h, m: masked(h, m).sum(1) / m.sum(1, keepdim=True)): "that is the mean",
+        (lambda h, m: F.normalize(max_pooling(h, m), dim=-1)): "normalised to unit length",
+        (lambda h, m: max_pooling(h, m) + 1): "wrong maxima",
+        (lambda h, m: h.amax(dim=2)): "returned shape",
+        (lambda h, m: max_pooling(h, m).double()): "dtype torch.float64",
     }
     for fn, message in cases.items():
-        result = check_mean_pool(fn)
+        result = check_max_pool(fn)
         assert not result, message
         assert message in result.message, (message, result.message)
 
@@ -777,30 +1020,31 @@ def _cast(result, dtype):
 
 
 def _float_solutions():
-    from utils.checks import (check_attention_entropy, check_merge_heads, check_patchify,
-                              check_softmax_jacobian, check_split_heads, check_top_k_logits)
+    from utils.checks import (check_attention_entropy, check_combine_partials,
+                              check_head_outputs, check_max_pool,
+                              check_scaled_attention, check_softmax_jacobian, check_top_k_logits, check_torch_mha,
+                              check_unpatchify)
 
     def top_k(logits, k):
         kth = logits.topk(k, dim=-1).values[..., -1:]
         return logits.masked_fill(logits < kth, float("-inf"))
-
-    def patches(images, P):
-        N, H, W = images.shape
-        return images.reshape(N, H // P, P, W // P, P).permute(0, 1, 3, 2, 4).reshape(N, -1, P * P)
 
     return {
         "last_valid_state": (check_last_valid_state, last_state),
         "masked_softmax": (check_masked_softmax, masked_softmax),
         "dot_product_attention": (check_dot_product_attention, dot_attention),
         "additive_scores": (check_additive_scores, additive),
-        "general_scores": (check_general_scores, lambda s, k, W: s @ W @ k.transpose(1, 2)),
+        "location_weights": (check_location_weights, location),
         "local_p_weights": (check_local_p_weights, local_p),
         "softmax_jacobian": (check_softmax_jacobian, lambda a: a.unsqueeze(-1) * (
             torch.eye(a.shape[-1], dtype=a.dtype) - a.unsqueeze(-2))),
         "attention_entropy": (check_attention_entropy, lambda a: -torch.special.xlogy(a, a).sum(-1)),
-        "split_heads": (check_split_heads, lambda x, H: torch.stack(x.chunk(H, dim=-1), dim=1)),
-        "merge_heads": (check_merge_heads, lambda h: torch.cat(h.unbind(1), dim=-1)),
-        "patchify": (check_patchify, patches),
+        "torch_mha": (check_torch_mha, torch_mha),
+        "scaled_attention": (check_scaled_attention, scaled_attention),
+        "combine_partials": (check_combine_partials, combine),
+        "head_outputs": (check_head_outputs, head_outputs),
+        "unpatchify": (check_unpatchify, from_patches),
+        "max_pool": (check_max_pool, max_pooling),
         "top_k_logits": (check_top_k_logits, top_k),
     }
 
@@ -825,29 +1069,23 @@ def _book_answers():
     import torch.nn.functional as F
 
     from utils import checks
-    from utils.attention import (AdditiveAttention, MultiHeadAttention, attention_entropy,
-                                 causal_mask, masked_softmax, scaled_dot_product_attention)
+    from utils.attention import (AdditiveAttention, KVCache, MultiHeadAttention,
+                                 attention_entropy, causal_mask, masked_softmax,
+                                 scaled_dot_product_attention)
+    from utils.attention.tiled import tiled_attention
     from utils.checks.bert import wordpiece
     from utils.checks.generation import _top_k_reference
     from utils.metrics import alignment_hits, token_accuracy
-    from utils.models.bert import mean_pool
     from utils.models.decoding import beam_search
-    from utils.models.glimpse import gumbel_max, leave_one_out_baseline
-    from utils.models.luong import LuongAttention, local_weights
+    from utils.models.glimpse import gumbel_max, leave_one_out_baseline, reinforce_surrogate
+    from utils.models.luong import local_weights
     from utils.models.positional import sinusoidal_positions
     from utils.models.rnn import last_valid_state
-    from utils.models.vit import patchify
-
-    def general(s, k, W):                      # only what LuongAttention.scores reads
-        luong = types.SimpleNamespace(config=types.SimpleNamespace(score="general"),
-                                      W_a=lambda x: x @ W.T)
-        return LuongAttention.scores(luong, s, k)
 
     def additive(query, keys, W_query, W_key, v):
         module = AdditiveAttention(W_query.shape[1], W_key.shape[1], W_key.shape[0])
         return AdditiveAttention.project_keys(module, keys)[..., 0]
 
-    mha = MultiHeadAttention(12, 3)
     return {
         "last_valid_state": (checks.check_last_valid_state, last_valid_state, "last_valid_state"),
         "token_accuracy": (checks.check_token_accuracy, token_accuracy, "token_accuracy"),
@@ -857,6 +1095,14 @@ def _book_answers():
             lambda q, k, v: (scaled_dot_product_attention(q, k, v, scale=1.0),
                              torch.softmax(q @ k.transpose(1, 2), -1)),
             "scaled_dot_product_attention"),
+        "scaled_attention, the book's": (
+            checks.check_scaled_attention,
+            lambda q, k, v, m=None, c=False: scaled_dot_product_attention(q, k, v, m, is_causal=c)[0],
+            "scaled_dot_product_attention"),
+        "scaled_attention, tiled": (
+            checks.check_scaled_attention,
+            lambda q, k, v, m=None, c=False: tiled_attention(q, k, v, is_causal=c),
+            "tiled_attention"),
         "dot_product_attention, PyTorch's": (
             checks.check_dot_product_attention,
             lambda q, k, v: (F.scaled_dot_product_attention(q, k, v, scale=1.0),
@@ -864,12 +1110,14 @@ def _book_answers():
             "torch.nn.functional.scaled_dot_product_attention"),
         "additive_scores": (checks.check_additive_scores, additive, "AdditiveAttention.project_keys"),
         "alignment_hits": (checks.check_alignment_hits, alignment_hits, "alignment_hits"),
-        "general_scores": (checks.check_general_scores, general, "LuongAttention.scores"),
         "local_p_weights": (checks.check_local_p_weights,
                             lambda s, c, R: local_weights(s, torch.ones_like(s, dtype=torch.bool),
                                                           c.unsqueeze(-1), R, gaussian=True),
                             "local_weights"),
         "gumbel_max": (checks.check_gumbel_max, gumbel_max, "gumbel_max"),
+        "reinforce_k_loss": (checks.check_reinforce_k_loss, lambda lp, r: reinforce_surrogate(
+            lp.flatten(), r.flatten(), leave_one_out_baseline(r.detach()).flatten()),
+            "reinforce_surrogate"),
         "leave_one_out_baseline": (checks.check_leave_one_out_baseline, leave_one_out_baseline,
                                    "leave_one_out_baseline"),
         "softmax_jacobian": (checks.check_softmax_jacobian, lambda a: torch.stack([
@@ -879,20 +1127,15 @@ def _book_answers():
         "attention_entropy": (checks.check_attention_entropy, attention_entropy,
                               "attention_entropy"),
         "causal_mask": (checks.check_causal_mask, causal_mask, "causal_mask"),
-        "cached_causal_mask": (checks.check_cached_causal_mask,
-                               lambda T, S: causal_mask(T, S, lower_right=True), "causal_mask"),
+        "cache_write": (checks.check_cache_write, lambda bk, bv, n, k, v: KVCache().update(
+            torch.cat([bk[:, :, :n], k], 2), torch.cat([bv[:, :, :n], v], 2)), "KVCache.update"),
         "sinusoidal_positions": (checks.check_sinusoidal_positions, sinusoidal_positions,
                                  "sinusoidal_positions"),
-        "split_heads": (checks.check_split_heads,
-                        lambda x, H: MultiHeadAttention.split_heads(mha, x)
-                        if H == 3 else x.view(x.shape[0], x.shape[1], H, -1).transpose(1, 2),
-                        "MultiHeadAttention.split_heads"),
-        "merge_heads": (checks.check_merge_heads,
-                        lambda h: MultiHeadAttention.merge_heads(mha, h),
-                        "MultiHeadAttention.merge_heads"),
+        "torch_mha, the book's module": (
+            checks.check_torch_mha, lambda q, k, v, W, b, W_o, b_o, H, pad: MultiHeadAttention(
+                q.shape[-1], H)(q, k, v, key_padding_mask=pad, average_attn_weights=False),
+            "MultiHeadAttention.forward"),
         "beam_search": (checks.check_beam_search, beam_search, "beam_search"),
-        "patchify": (checks.check_patchify, patchify, "patchify"),
-        "mean_pool": (checks.check_mean_pool, mean_pool, "mean_pool"),
         "wordpiece (the checker's own reference)": (checks.check_wordpiece, wordpiece,
                                                     "utils.checks.bert.wordpiece"),
         "top_k_logits (the checker's own reference)": (checks.check_top_k_logits,
@@ -914,4 +1157,7 @@ def test_the_book_answers_cover_every_checker():
 
     covered = {check.__name__ for check, _, _ in _book_answers().values()}
     missing = {n for n in checks.__all__ if n.startswith("check_")} - covered
-    assert missing == {"check_online_softmax_update"}, missing   # the book has no update step
+    # the book has no update step of its own, no function that splits the output by head, and
+    # no location score, no inverse of patchify, no max pooling, no merge of partial attention
+    assert missing == {"check_online_softmax_update", "check_head_outputs", "check_combine_partials",
+                       "check_location_weights", "check_unpatchify", "check_max_pool"}, missing

@@ -203,3 +203,42 @@ def test_the_leak_test_finds_a_leak():
     assert any(_squeeze(f) in student for f in fragments)
     assert not any(_squeeze(f) in _squeeze("\n".join(
         c.source for c in student_notebook(notebook()).cells)) for f in fragments)
+
+
+def test_experiment_and_explain_exercises_keep_a_place_for_the_answer():
+    cells = [new_markdown_cell("```{exercise} Try it\n:label: ex-t\n:class: kind-experiment\n\n"
+                               "Predict, then measure.\n```"),
+             new_markdown_cell("```{solution-start} ex-t\n:class: dropdown\n```"),
+             new_code_cell("print(2 + 2)"),
+             new_markdown_cell("```{solution-end}\n```"),
+             new_markdown_cell("```{exercise} Write it\n:label: ex-w\n:class: kind-implement\n\n"
+                               "Write f.\n```"),
+             new_markdown_cell("```{solution-start} ex-w\n:class: dropdown\n```"),
+             new_code_cell("def f(x):\n    \"\"\"Double.\"\"\"\n    return 2 * x\n"),
+             new_markdown_cell("```{solution-end}\n```")]
+    sources = [c.source for c in student_notebook(new_notebook(cells=cells)).cells]
+    assert sources[1:3] == [EXPERIMENT_STUB, ANSWER_STUB]        # code, then words
+    assert ANSWER_STUB not in sources[3:]                         # implement: the stub suffices
+
+
+@pytest.mark.parametrize("path", CHAPTER_PATHS, ids=lambda p: p.stem)
+def test_every_stub_cell_runs_and_every_prose_exercise_has_an_answer_cell(path):
+    """A stub cell holds only imports and stubbed functions (running it raises nothing), and
+    after every experiment or explain exercise the student finds a "Your answer" cell."""
+    from utils.sphinx_book import chapter_exercises
+
+    student = student_notebook(nbformat.read(path, as_version=4))
+    for cell in student.cells:
+        if cell.cell_type == "code" and "NotImplementedError" in cell.source:
+            assert all(isinstance(node, (ast.FunctionDef, ast.Import, ast.ImportFrom))
+                       for node in ast.parse(cell.source).body), cell.source
+    kinds = iter(ex["kind"] for ex in chapter_exercises(path))
+    answers, kind = {}, None
+    for cell in student.cells:
+        if cell.cell_type == "markdown" and cell.source.startswith("```{exercise}"):
+            kind = next(kinds)
+            answers[len(answers)] = (kind, False)
+        elif cell.source == ANSWER_STUB:
+            answers[len(answers) - 1] = (kind, True)
+    missing = [k for k, (kind, has) in answers.items() if kind != "implement" and not has]
+    assert not missing, f"{path.name}: exercises {missing} have no 'Your answer' cell"

@@ -21,6 +21,9 @@
 6. Launch buttons follow the repository: they stay off while ``repository.url`` in
    ``_config.yml`` is empty (the site works offline), and setting it is enough to get Binder and
    Colab buttons on every notebook page (their URLs can still be set explicitly).
+7. Exercise numbers restart in every chapter: sphinx-exercise numbers exercises through the
+   whole book (Exercise 40); after Sphinx assigns the numbers, the exercises of
+   ``chapters/NN_*`` become NN.1, NN.2, … in page order (Exercise 3.2), in titles and references.
 """
 from __future__ import annotations
 
@@ -195,7 +198,27 @@ def drop_duplicate_scripts(app, pagename, templatename, context, doctree) -> Non
     context["script_files"] = unique
 
 
+_CHAPTER = re.compile(r"(^|/)chapters/(?P<number>\d\d)_[^/]*$")
+
+
+def number_exercises_by_chapter(app, env) -> list:
+    """Renumber every numbered chapter's exercises as (chapter, k), k = 1, 2, … in page order.
+
+    Runs on ``env-get-updated`` after Sphinx's own TocTreeCollector has assigned the numbers
+    (a later priority); sphinx-exercise reads them from ``env.toc_fignumbers`` when it writes
+    titles and references."""
+    for docname, numbers in env.toc_fignumbers.items():
+        match = _CHAPTER.search(docname)
+        exercises = numbers.get("exercise")
+        if match and exercises:
+            in_order = sorted(exercises, key=lambda ident: exercises[ident])
+            for k, ident in enumerate(in_order, start=1):
+                exercises[ident] = (int(match["number"]), k)
+    return []
+
+
 def setup(app):
+    app.connect("env-get-updated", number_exercises_by_chapter, priority=900)
     app.connect("config-inited", render_stored_outputs)
     app.connect("config-inited", launch_buttons_with_repository)
     app.connect("build-finished", copy_mathjax)

@@ -11,7 +11,8 @@ and a ``{solution-end}`` markdown cell are rewritten:
   and the check cell after it reports "not implemented yet" until the student writes the
   body); a code cell with no function becomes a comment asking for the student's code;
 * markdown inside the solution (worked answers) is replaced by one "Your answer" cell, after
-  the code cells;
+  the code cells; an experiment or explain exercise (``:class: kind-experiment`` or
+  ``kind-explain``) always gets one, for the prediction or the explanation;
 * hidden cells inside the solution (tag ``remove-cell``: the book's assertions about the
   solution's results) are dropped;
 * the solution-start / solution-end markers themselves are dropped.
@@ -33,6 +34,9 @@ ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = ROOT / "chapters"
 _START = re.compile(r"^\s*(```+|:::+)\{solution-start\}")
 _END = re.compile(r"^\s*(```+|:::+)\{solution-end\}")
+_EXERCISE = re.compile(r"^\s*(```+|:::+)\{exercise\}")
+_KIND = re.compile(r"^\s*(```+|:::+)\{exercise\}[^\n]*\n(:\w+:[^\n]*\n)*?:class:[^\n]*"
+                   r"\bkind-(?P<kind>\w+)")
 STUB_MESSAGE = "Exercise: write this function"
 EXPERIMENT_STUB = "# Your code for this exercise goes here.\n"
 ANSWER_STUB = "**Your answer:** _write it here._"
@@ -72,9 +76,11 @@ def stub_code(source: str) -> str:
 
 def student_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """A copy of ``nb`` with solutions stubbed and outputs cleared."""
-    cells, inside, region = [], False, []
+    cells, inside, region, kind = [], False, [], None
     for cell in nb.cells:
         text = cell.source
+        if cell.cell_type == "markdown" and _EXERCISE.match(text):
+            kind = _KIND.match(text)["kind"] if _KIND.match(text) else None
         if cell.cell_type == "markdown" and _START.match(text):
             if inside:
                 raise ValueError("a {solution-start} opens before the previous one is closed")
@@ -83,7 +89,7 @@ def student_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         if cell.cell_type == "markdown" and _END.match(text):
             if not inside:
                 raise ValueError("a {solution-end} has no matching {solution-start}")
-            cells += _stub_region(region)
+            cells += _stub_region(region, answer_in_words=kind in ("experiment", "explain"))
             inside = False
             continue
         if inside:
@@ -97,7 +103,7 @@ def student_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return out
 
 
-def _stub_region(region: list) -> list:
+def _stub_region(region: list, answer_in_words: bool = False) -> list:
     code = [c for c in region if c.cell_type == "code"
             and "remove-cell" not in c.get("metadata", {}).get("tags", [])]
     if not code:
@@ -107,7 +113,7 @@ def _stub_region(region: list) -> list:
         new = _cleared(cell)
         new.source = stub_code(cell.source)
         stubbed.append(new)
-    if any(c.cell_type == "markdown" for c in region):   # the worked answer, in words
+    if answer_in_words or any(c.cell_type == "markdown" for c in region):   # words
         stubbed.append(nbformat.v4.new_markdown_cell(ANSWER_STUB))
     return stubbed
 

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from ..attention import AdditiveAttention, lengths_to_valid, masked_softmax
 from ..attention import scaled_dot_product_attention as book_sdpa
 from ..metrics import alignment_hits
-from ..models.luong import LuongAttention, local_weights
+from ..models.luong import local_weights
 from .core import _call, _diagnose, _Failed, _run, _same_dtype, _tensor
 
 
@@ -168,26 +168,43 @@ def check_alignment_hits(fn) -> str:
     return f"{name} scores argmax attention against the gold alignment."
 
 
-@_run(forbid=(LuongAttention.scores,))
-def check_general_scores(fn) -> str:
-    """Check ``fn(states (B, T, H), keys (B, S, H), W (H, H)) -> (B, T, S)``:
-    Luong's general score s_tᵀ W h_i."""
+@_run
+def check_location_weights(fn) -> str:
+    """Check ``fn(states (B, T, H), W_a (S_max, H), valid (B, S) bool) -> (B, T, S)``: Luong's
+    location-based weights softmax(W_a s_t), cut to the S source positions, padding excluded."""
     name = getattr(fn, "__name__", "your function")
     gen = torch.Generator().manual_seed(3)
-    for B, T, S, H in [(2, 3, 5, 4), (1, 1, 2, 3), (3, 4, 6, 2)]:
-        states, keys = torch.randn(B, T, H, generator=gen), torch.randn(B, H, S, generator=gen)
-        keys = keys.transpose(1, 2)           # (B, S, H), not contiguous: as a transposed view
-        W = torch.randn(H, H, generator=gen)
-        got = _tensor(_call(fn, name, states.clone(), keys, W.clone()), name, (B, T, S))
-        expected = states @ W @ keys.transpose(1, 2)
-        _diagnose(got, expected, [
-            (states @ W.T @ keys.transpose(1, 2),
-             "W is transposed: the score is s_tᵀ W h_i, i.e. states @ W @ keysᵀ"),
-            (states @ keys.transpose(1, 2),
-             "W is not used: that is the dot score; general puts W between s and h"),
-            (torch.softmax(expected, -1), "you returned softmax weights; return the raw scores"),
-        ], f"wrong scores for B={B}, T={T}, S={S}: expected states @ W @ keysᵀ")
-    return f"{name} computes Luong's general scores."
+    for B, T, H, S_max, lengths in ((2, 3, 4, 7, (5, 3)), (1, 1, 3, 4, (4,)), (3, 4, 2, 6, (2, 6, 1)),
+                                    (2, 2, 5, 9, (6, 6))):
+        S = max(lengths)
+        states = torch.randn(B, H, T, generator=gen).transpose(1, 2)     # (B, T, H), a view
+        W_a = torch.randn(S_max, H, generator=gen)
+        valid = lengths_to_valid(torch.tensor(lengths), S)                 # (B, S)
+        got = _call(fn, name, states, W_a.clone(), valid.clone())
+        if torch.is_tensor(got) and tuple(got.shape) == (B, T, S_max) and S < S_max:
+            raise _Failed(f"{name} returned all S_max = {S_max} positions; keep the first "
+                          f"S = {S} scores, one per source position of this batch")
+        got = _tensor(got, name, (B, T, S))
+        scores = (states @ W_a.T)[..., :S]                                  # (B, T, S)
+        expected = masked_softmax(scores, valid.unsqueeze(1))
+        mistakes = [
+            (torch.softmax(scores, -1), "padding positions got weight: give them exactly zero "
+                                        "(mask before the softmax)"),
+            (torch.softmax(scores, -1) * valid.unsqueeze(1), "the weights are masked after the "
+                                                             "softmax and no longer sum to one: "
+                                                             "mask before it"),
+            (torch.softmax(states @ W_a.T, -1)[..., :S],
+             "the softmax runs over all S_max scores before cutting: cut to the S positions "
+             "(and mask the padding) first"),
+            (scores, "these are the scores; apply the softmax"),
+        ]
+        if T > 1:
+            mistakes.append((masked_softmax(scores.transpose(1, 2), valid.unsqueeze(-1))
+                             .transpose(1, 2), "the softmax runs over the target steps; it "
+                                               "must run over the source positions"))
+        _diagnose(got, expected, mistakes, f"wrong weights for B={B}, T={T}, lengths {lengths}: "
+                  "expected softmax over the valid positions of (states @ W_aᵀ)[..., :S]")
+    return f"{name} computes Luong's location-based weights, padding excluded."
 
 
 @_run(forbid=(local_weights,))

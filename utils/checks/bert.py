@@ -1,10 +1,9 @@
-"""Checkers for chapter 11: WordPiece tokenisation of one word, and mean pooling."""
+"""Checkers for chapter 11: WordPiece tokenisation of one word, and max pooling."""
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
-from ..models.bert import mean_pool
 from .core import _call, _diagnose, _Failed, _run, _tensor
 
 UNK = "[UNK]"
@@ -73,32 +72,31 @@ def check_wordpiece(fn) -> str:
     return f"{name} splits words into WordPiece tokens like BERT's tokenizer."
 
 
-@_run(forbid=(mean_pool,))
-def check_mean_pool(fn) -> str:
-    """Check ``fn(hidden (N, L, E), attention_mask (N, L), 1 = real token) -> (N, E)``: the mean
-    over real tokens only."""
+@_run
+def check_max_pool(fn) -> str:
+    """Check ``fn(hidden (N, L, E), attention_mask (N, L), 1 = real token) -> (N, E)``: the
+    largest value of each feature over the real tokens only."""
     name = getattr(fn, "__name__", "your function")
     gen = torch.Generator().manual_seed(11)
-    for lengths, L, E in (([6, 4, 1], 6, 5), ([2], 5, 3), ([3, 3], 3, 4)):
+    for lengths, L, E in (([6, 4, 1], 6, 5), ([2], 5, 3), ([3, 3], 3, 4), ([2, 5], 5, 6)):
         hidden = torch.randn(len(lengths), E, L, generator=gen).transpose(1, 2)  # (N, L, E), a view
         mask = (torch.arange(L) < torch.tensor(lengths).unsqueeze(1)).long()
-        hidden = hidden.masked_fill(mask.unsqueeze(-1) == 0, 1e3)  # padding states can be large
+        padding = mask.unsqueeze(-1) == 0
+        hidden = hidden.masked_fill(padding, 0.0) + 3.0 * padding * torch.rand(
+            hidden.shape, generator=gen)                                  # padding states are large
+        hidden[-1, :, -1] = -1.0 - torch.rand(L, generator=gen)           # a feature < 0 everywhere
         got = _tensor(_call(fn, name, hidden, mask.clone()), name, (len(lengths), E))
-        _check_mean(got, hidden, mask)
-    return f"{name} averages over real tokens only."
-
-
-def _check_mean(got, hidden, mask) -> None:
-    m = mask.unsqueeze(-1).float()
-    expected = (hidden * m).sum(1) / m.sum(1)
-    _diagnose(got, expected, [
-        (hidden.mean(dim=1), "the padding positions are averaged in; multiply by the attention "
-                             "mask and divide by the number of real tokens"),
-        ((hidden * m).sum(1) / hidden.shape[1], "the sum over real tokens is divided by the "
-                                                "padded length L; divide by the number of real "
-                                                "tokens of each sentence"),
-        ((hidden * m).sum(1), "the sum over real tokens is not divided by their number"),
-        (F.normalize(expected, dim=-1), "the mean is normalised to unit length; pooling is only "
-                                        "the mean (sentence-transformers normalises in a "
-                                        "separate step)"),
-    ], "wrong mean: average the hidden states of the real tokens of each sentence")
+        expected = hidden.masked_fill(padding, float("-inf")).amax(dim=1)
+        m = mask.unsqueeze(-1).to(hidden.dtype)
+        _diagnose(got, expected, [
+            (hidden.amax(dim=1), "padding positions take part in the max; leave them out with "
+                                 "the attention mask"),
+            ((hidden * m).amax(dim=1), "multiplying by the mask turns padding into zeros, and "
+                                       "a zero wins wherever a feature is negative on every "
+                                       "real token: fill padding with -inf (or the dtype's "
+                                       "minimum) before the max"),
+            ((hidden * m).sum(1) / m.sum(1), "that is the mean over real tokens; take the max"),
+            (F.normalize(expected, dim=-1), "the result is normalised to unit length; pooling is "
+                                            "only the max"),
+        ], "wrong maxima: for each sentence and feature, the largest value over its real tokens")
+    return f"{name} takes the max over real tokens only."

@@ -1,10 +1,11 @@
-"""Checker for the online-softmax exercise (chapter 13)."""
+"""Checkers for chapter 13: one step of the online softmax, and attention over two parts of
+the keys merged into one (the reduction of split-key decoding)."""
 from __future__ import annotations
 
 import torch
 
 from ..attention.tiled import tiled_attention
-from .core import _call, _diagnose, _Failed, _run
+from .core import _call, _diagnose, _Failed, _run, _tensor
 
 
 def _reference(m: torch.Tensor, l: torch.Tensor, scores: torch.Tensor) -> tuple:
@@ -57,3 +58,58 @@ def check_online_softmax_update(fn) -> str:
             raise _Failed(f"after all chunks of {label}, m + log l should be logsumexp of "
                           "all scores")
     return f"{name} updates the softmax statistics chunk by chunk, stably."
+
+
+def _partials(q, k, v, valid):
+    """Attention of q over the keys ``valid`` (bool (L, S)) allows: the normalised output
+    (..., L, Ev), zeros for a query with no key, and the logsumexp of its scores (..., L)."""
+    scores = (q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5).masked_fill(~valid, float("-inf"))
+    lse = torch.logsumexp(scores, dim=-1)                                 # -inf: no key
+    weights = torch.exp(scores - lse.unsqueeze(-1)).nan_to_num(0.0)
+    return weights @ v, lse
+
+
+@_run(forbid=(tiled_attention,))
+def check_combine_partials(fn) -> str:
+    """Check ``fn(o1, lse1, o2, lse2) -> (..., L, Ev)``: attention over all keys from the
+    normalised outputs o_i (..., L, Ev) and logsumexps lse_i (..., L) of two disjoint parts of
+    the keys; -inf for a part with no allowed key, and zeros when neither part has one."""
+    name = getattr(fn, "__name__", "your function")
+    gen = torch.Generator().manual_seed(18)
+    cases = [("random scores", 0.0, (2, 3, 5), 4, None),
+             ("one query, a split at the first key", 0.0, (1, 1, 6), 1, None),
+             ("scores in the tens of thousands", 1000.0, (2, 4, 7), 3, None),
+             ("a part with no allowed key for some queries", 0.0, (2, 4, 6), 3, "first part"),
+             ("queries with no allowed key at all", 0.0, (1, 3, 5), 2, "rows")]
+    for label, shift, (B, L, S), cut, masked in cases:
+        E = 4
+        q = torch.randn(B, L, E, generator=gen) + shift / E ** 0.5 * torch.ones(E) / 2
+        k = torch.randn(B, S, E, generator=gen) + shift / E ** 0.5 * torch.ones(E) / 2
+        v = torch.randn(B, S, 3, generator=gen)
+        valid = torch.ones(L, S, dtype=torch.bool)
+        if masked == "first part":
+            valid[::2, :cut] = False                    # even queries see none of part 1
+        elif masked == "rows":
+            valid[0] = False                            # query 0 sees no key at all
+        expected, _ = _partials(q, k, v, valid)
+        o1, lse1 = _partials(q, k[:, :cut], v[:, :cut], valid[:, :cut])
+        o2, lse2 = _partials(q, k[:, cut:], v[:, cut:], valid[:, cut:])
+        out = _call(fn, name, o1.clone(), lse1.clone(), o2.clone(), lse2.clone())
+        if torch.is_tensor(out) and out.is_floating_point() and not torch.isfinite(out).all():
+            if shift:
+                raise _Failed(f"NaN or inf on {label}: exp(lse) overflows; weight each part by "
+                              "exp(lse_i - lse) with lse = logaddexp(lse1, lse2)")
+            raise _Failed(f"NaN on {label}: a part with lse = -inf has weight exp(-inf) = 0, "
+                          "but -inf - (-inf) is NaN; guard a query that has no key at all")
+        got = _tensor(out, name, tuple(o1.shape))
+        share = cut / S
+        _diagnose(got, expected, [
+            ((o1 + o2) / 2, "you averaged the two parts; weight part i by its share of the "
+                            "softmax mass, exp(lse_i - lse) with lse = logaddexp(lse1, lse2)"),
+            (share * o1 + (1 - share) * o2, "the parts are weighted by their number of keys; "
+                                            "weight them by their softmax mass, exp(lse_i - lse)"),
+            (o1 + o2, "the parts are added without weights; their weights exp(lse_i - lse) "
+                      "sum to one"),
+        ], f"wrong output on {label}: o = exp(lse1 - lse) o1 + exp(lse2 - lse) o2, "
+           "lse = logaddexp(lse1, lse2)")
+    return f"{name} merges attention over two parts of the keys into attention over all of them."

@@ -1,11 +1,11 @@
-"""Checkers for the generation exercises (chapter 10): top-k filtering and the causal mask of
-a key-value cache."""
+"""Checkers for the generation exercises (chapter 10): top-k filtering and a key-value cache
+written into preallocated buffers."""
 from __future__ import annotations
 
 import torch
 
-from ..attention import causal_mask
-from .core import _call, _Failed, _run
+from ..attention import KVCache
+from .core import _call, _Failed, _run, _tensor
 
 
 def _same_filtered(got: torch.Tensor, expected: torch.Tensor) -> bool:
@@ -67,35 +67,63 @@ def check_top_k_logits(fn) -> str:
     return f"{name} keeps each row's k most likely tokens."
 
 
-@_run(forbid=(causal_mask,))
-def check_cached_causal_mask(fn) -> str:
-    """Check ``fn(T, S) -> bool (T, S)``: True where query i, the i-th of the T newest of S
-    positions, may attend to key j."""
+def _shares_memory(view: torch.Tensor, buffer: torch.Tensor) -> bool:
+    return view.untyped_storage().data_ptr() == buffer.untyped_storage().data_ptr()
+
+
+@_run(forbid=(KVCache.update,))
+def check_cache_write(fn) -> str:
+    """Check ``fn(buffer_k, buffer_v, length, key, value) -> (keys, values)``: buffers
+    (B, H, S_max, D) with ``length`` positions filled; the T new keys and values (B, H, T, D) are
+    written in place at positions length … length + T - 1, and the filled part
+    (B, H, length + T, D) is returned as views of the buffers; a write past S_max raises
+    ValueError."""
     name = getattr(fn, "__name__", "your function")
-    for T, S in ((3, 7), (1, 5), (3, 3), (6, 6), (2, 9), (1, 1)):
-        got = _call(fn, name, T, S)
-        if got is None:
-            raise _Failed(f"{name} returned None; did you forget `return`?")
-        if not torch.is_tensor(got) or tuple(got.shape) != (T, S):
-            raise _Failed(f"{name}({T}, {S}) must return a tensor of shape ({T}, {S})")
-        if got.dtype != torch.bool:
-            raise _Failed(f"{name} returned {got.dtype}; return a bool tensor (True = may "
-                          "attend)")
-        ones = torch.ones(T, S, dtype=torch.bool)
-        expected = ones.tril(diagonal=S - T)
-        if torch.equal(got, expected):
+    gen = torch.Generator().manual_seed(16)
+    for B, H, S_max, D, steps in ((2, 3, 8, 4, (3, 1, 1, 2)), (1, 1, 5, 2, (1, 1, 1, 1, 1)),
+                                  (1, 2, 6, 3, (6,))):
+        buffer_k, buffer_v = torch.zeros(B, H, S_max, D), torch.zeros(B, H, S_max, D)
+        seen_k, seen_v, length = [], [], 0
+        for T in steps:
+            key, value = torch.randn(B, H, T, D, generator=gen), torch.randn(B, H, T, D, generator=gen)
+            out = _call(fn, name, buffer_k, buffer_v, length, key.clone(), value.clone())
+            seen_k.append(key), seen_v.append(value)
+            length += T
+            if not isinstance(out, tuple) or len(out) != 2:
+                raise _Failed(f"{name} must return a tuple (keys, values), got {type(out).__name__}")
+            if torch.is_tensor(out[0]) and out[0].shape[2] == S_max and length < S_max:
+                raise _Failed(f"{name} returned all {S_max} positions of the buffer; return the "
+                              f"filled ones only, buffer[:, :, :{length}]")
+            keys = _tensor(out[0], f"{name}'s keys", (B, H, length, D))
+            values = _tensor(out[1], f"{name}'s values", (B, H, length, D))
+            expected_k, expected_v = torch.cat(seen_k, dim=2), torch.cat(seen_v, dim=2)
+            if not torch.equal(buffer_k[:, :, :length], expected_k) or \
+                    not torch.equal(buffer_v[:, :, :length], expected_v):
+                if torch.equal(keys, expected_k) and torch.equal(values, expected_v):
+                    raise _Failed("the right keys and values come back, but the buffers do not "
+                                  "hold them: write into buffer_k and buffer_v in place "
+                                  "(buffer_k[:, :, a:b] = key)")
+                raise _Failed(f"after writes of {list(steps[:len(seen_k)])} positions the buffers "
+                              "hold the wrong values: write the new ones at positions "
+                              "length … length + T - 1")
+            if buffer_k[:, :, length:].abs().sum() or buffer_v[:, :, length:].abs().sum():
+                raise _Failed("values were written past position length + T - 1")
+            if not (torch.equal(keys, expected_k) and torch.equal(values, expected_v)):
+                raise _Failed("the buffers are right but the returned keys and values are not: "
+                              "return buffer[:, :, :length + T]")
+            if not (_shares_memory(keys, buffer_k) and _shares_memory(values, buffer_v)):
+                raise _Failed("the returned keys and values are copies; return views of the "
+                              "buffers (slicing, not torch.cat or .clone()), so that nothing "
+                              "is copied")
+        key = torch.randn(B, H, S_max - length + 1, D, generator=gen)    # one position too many
+        try:
+            fn(buffer_k, buffer_v, length, key, key.clone())
+        except ValueError:
             continue
-        if torch.equal(got, ~expected):
-            raise _Failed("the mask is inverted: True must mean 'may attend', as in "
-                          "F.scaled_dot_product_attention's bool attn_mask")
-        if torch.equal(got, ones.tril()):
-            raise _Failed(f"for T = {T} new queries over S = {S} keys the mask is aligned "
-                          "top-left (as is_causal=True is); the new queries are the last T "
-                          "positions, so query i sits at position S - T + i")
-        if torch.equal(got, ones.tril(diagonal=S - T - 1)):
-            raise _Failed("each query must also attend to its own position (the diagonal)")
-        if torch.equal(got, ones.triu(diagonal=S - T)) or torch.equal(got, ones.triu()):
-            raise _Failed("upper triangle: queries would attend to later positions")
-        raise _Failed(f"wrong mask for T = {T}, S = {S}: query i may attend to keys "
-                      "0 … S - T + i")
-    return f"{name} builds the causal mask for queries that continue a cache."
+        except Exception as err:
+            raise _Failed(f"writing past the end of the buffer (length {length} of {S_max}) "
+                          f"raised {type(err).__name__}; raise ValueError with a sentence "
+                          "instead") from None
+        raise _Failed(f"writing past the end of the buffer (length {length} of {S_max}) must "
+                      "raise ValueError, not pass silently")
+    return f"{name} writes keys and values into the preallocated cache without copying it."

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from ..models.glimpse import gumbel_max, leave_one_out_baseline
+from ..models.glimpse import gumbel_max, leave_one_out_baseline, reinforce_surrogate
 from .core import _call, _diagnose, _Failed, _run, _tensor
 
 
@@ -65,3 +65,62 @@ def check_leave_one_out_baseline(fn) -> str:
         ], f"wrong baselines for rewards {rewards.tolist()}: expected the mean of the other "
            f"{K - 1} rewards of each row")
     return f"{name} computes leave-one-out baselines."
+
+
+def _policy_and_rewards(B, K, P, gen):
+    """Parameters of a toy locator (theta) and classifier (phi), the log-probabilities (B, K) of
+    K sampled cells per example under the locator, and rewards (B, K) that depend on phi."""
+    theta = torch.randn(B, P, generator=gen, dtype=torch.float64).requires_grad_()
+    phi = torch.randn(P, generator=gen, dtype=torch.float64).requires_grad_()
+    cells = torch.randint(P, (B, K), generator=gen)
+    log_prob = torch.log_softmax(theta, -1).gather(1, cells)             # (B, K)
+    rewards = torch.log_softmax(phi, 0)[cells] + torch.randn(B, K, generator=gen,
+                                                             dtype=torch.float64)
+    return theta, phi, log_prob, rewards
+
+
+@_run(forbid=(reinforce_surrogate,))
+def check_reinforce_k_loss(fn) -> str:
+    """Check ``fn(log_prob (B, K), rewards (B, K)) -> scalar``: a loss whose gradient with
+    respect to the locator is -mean((r - b_loo) ∇ log π), with b_loo the leave-one-out baseline,
+    and through which no gradient reaches the rewards. Gradients are compared, not values."""
+    name = getattr(fn, "__name__", "your function")
+    gen = torch.Generator().manual_seed(19)
+    for B, K, P in ((3, 4, 5), (1, 2, 3), (4, 3, 6)):
+        theta, phi, log_prob, rewards = _policy_and_rewards(B, K, P, gen)
+        loss = _call(fn, name, log_prob, rewards)
+        if not torch.is_tensor(loss) or loss.numel() != 1:
+            raise _Failed(f"{name} must return the loss as a one-element tensor, got "
+                          f"{tuple(loss.shape) if torch.is_tensor(loss) else type(loss).__name__}")
+        if not loss.requires_grad:
+            raise _Failed(f"{name}'s loss carries no gradient: keep log_prob in it (detach only "
+                          "the rewards)")
+        got, leaked = torch.autograd.grad(loss.sum(), (theta, phi), retain_graph=True,
+                                          allow_unused=True)
+        if leaked is not None and leaked.abs().max() > 0:
+            raise _Failed("a gradient flows into the rewards (and would train the classifier "
+                          "to change its own reward): detach the rewards, and build the "
+                          "baseline from the detached ones")
+        if got is None:
+            raise _Failed(f"{name}'s loss does not depend on log_prob")
+        r = rewards.detach()
+        loo = (r.sum(-1, keepdim=True) - r) / (K - 1)
+
+        def gradient(advantage, scale=B * K):
+            surrogate = -(advantage * log_prob).sum() / scale
+            return torch.autograd.grad(surrogate, theta, retain_graph=True)[0]
+
+        expected = gradient(r - loo)
+        _diagnose(got, expected, [
+            (-expected, "the sign is flipped: minimising the loss must raise log π of samples "
+                        "with an above-baseline reward"),
+            (gradient(r), "there is no baseline: subtract each sample's leave-one-out baseline "
+                          "from its reward"),
+            (gradient(r - r.mean(-1, keepdim=True)), "the baseline includes the sample's own "
+                                                    "reward; use the mean of the other K - 1"),
+            (gradient(r - loo, scale=1), "the loss sums over the B·K samples; take the mean"),
+            (gradient(r - loo, scale=B), "the loss is divided by B only; take the mean over "
+                                         "all B·K samples"),
+        ], f"wrong gradient for B={B}, K={K}: expected that of -mean((r - b) · log π) with b the "
+           "leave-one-out baseline and r, b constants")
+    return f"{name} gives the leave-one-out REINFORCE gradient, and none to the rewards."

@@ -1,11 +1,15 @@
-"""Checkers for the self-attention and multi-head exercises (chapters 7 and 8)."""
+"""Checkers for the self-attention exercises (chapter 7): causal masks, sinusoidal encodings,
+and scaled dot-product attention with PyTorch's mask conventions."""
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
-from ..attention import MultiHeadAttention, causal_mask
+from ..attention import causal_mask, lengths_to_valid
+from ..attention import scaled_dot_product_attention as book_sdpa
+from ..attention.tiled import tiled_attention
 from ..models.positional import SinusoidalPositions, sinusoidal_positions
-from .core import _call, _diagnose, _Failed, _run, _same_dtype, _tensor
+from .core import _call, _diagnose, _Failed, _run, _tensor
 
 
 @_run(forbid=(causal_mask,))
@@ -66,52 +70,86 @@ def check_sinusoidal_positions(fn) -> str:
     return f"{name} computes the sinusoidal position encodings."
 
 
-def _split_reference(x: torch.Tensor, H: int) -> torch.Tensor:
-    B, L, E = x.shape
-    return x.view(B, L, H, E // H).transpose(1, 2)
+def _attention(q, k, v, valid=None, added=None, *, scale=True, causal=None):
+    """Attention written out, with switches for the mistakes the checker names: ``valid`` a
+    bool mask (True = attend), ``added`` a float mask, ``causal`` "top-left" or "bottom-right"."""
+    L, S = q.shape[-2], k.shape[-2]
+    scores = q @ k.transpose(-2, -1) / (q.shape[-1] ** 0.5 if scale else 1.0)
+    if added is not None:
+        scores = scores + added
+    if causal is not None:
+        valid = causal_mask(L, S, lower_right=causal == "bottom-right")
+    if valid is not None:
+        scores = scores.masked_fill(~valid, float("-inf"))
+    weights = torch.softmax(scores, -1).nan_to_num(0.0)           # a row with no key: zeros
+    return weights @ v
 
 
-@_run(forbid=(MultiHeadAttention.split_heads,))
-def check_split_heads(fn) -> str:
-    """Check ``fn(x (B, L, E), H) -> (B, H, L, E // H)``: head h holds columns h·D … (h+1)·D − 1."""
+@_run(forbid=(book_sdpa, F.scaled_dot_product_attention, tiled_attention))
+def check_scaled_attention(fn) -> str:
+    """Check ``fn(query (..., L, E), key (..., S, E), value (..., S, Ev), attn_mask=None,
+    is_causal=False) -> (..., L, Ev)`` against ``F.scaled_dot_product_attention``: scale 1/√E,
+    a bool mask with True = may attend, a float mask added to the scores, a causal mask aligned
+    at the top left, and zeros for a query that may attend to no key."""
     name = getattr(fn, "__name__", "your function")
-    gen = torch.Generator().manual_seed(9)
-    for B, L, E, H in ((2, 5, 12, 3), (1, 3, 8, 2), (3, 4, 6, 1)):
-        x = torch.randn(B, L, E, generator=gen)
-        D = E // H
-        got = _call(fn, name, x.clone(), H)
-        if torch.is_tensor(got) and tuple(got.shape) == (B, L, H, D) and H > 1:
-            raise _Failed(f"{name} returned (B, L, H, D) = {(B, L, H, D)}: move the head axis "
-                          "in front of the positions with .transpose(1, 2)")
-        got = _tensor(got, name, (B, H, L, D))
-        _diagnose(got, _split_reference(x, H), [
-            (x.reshape(B, H, L, D), "a plain reshape to (B, H, L, D) mixes positions into "
-                                    "heads: view as (B, L, H, D) first, then transpose"),
-            (x.view(B, L, D, H).permute(0, 3, 1, 2), "head h must take the contiguous columns "
-                                                     "h·D … (h+1)·D − 1, not every H-th column"),
-        ], f"wrong heads for B={B}, L={L}, E={E}, H={H}: head h of position l should be "
-           "x[b, l, h·D:(h+1)·D]")
-    return f"{name} splits the model width into heads."
+    gen = torch.Generator().manual_seed(17)
 
+    def qkv(*batch, L, S, E, Ev):
+        return (torch.randn(*batch, L, E, generator=gen),
+                torch.randn(*batch, E, S, generator=gen).transpose(-2, -1),  # a transposed view
+                torch.randn(*batch, S, Ev, generator=gen))
 
-@_run(forbid=(MultiHeadAttention.merge_heads,))
-def check_merge_heads(fn) -> str:
-    """Check ``fn(heads (B, H, L, D)) -> (B, L, H·D)``, the inverse of splitting: on contiguous
-    heads (as attention returns them) and on a transposed view."""
-    name = getattr(fn, "__name__", "your function")
-    gen = torch.Generator().manual_seed(10)
-    for B, L, E, H in ((2, 5, 12, 3), (1, 3, 8, 2), (3, 4, 6, 1), (2, 1, 8, 4)):
-        x = torch.randn(B, L, E, generator=gen)
-        heads = _split_reference(x, H).contiguous()      # (B, H, L, D), as SDPA returns it
-        got = _tensor(_call(fn, name, heads.clone()), name, (B, L, E))
-        _same_dtype(got, x, f"{name}'s result")
-        if not torch.equal(_call(fn, name, _split_reference(x, H)), got):   # a transposed view
-            raise _Failed(f"{name} gives another result when the heads are a transposed view "
-                          "than when they are contiguous: use .reshape, which handles both")
-        _diagnose(got, x, [
-            (heads.reshape(B, L, E), "a plain reshape of (B, H, L, D) interleaves heads and "
-                                     "positions: transpose back to (B, L, H, D) first"),
-            (heads.permute(0, 2, 3, 1).reshape(B, L, E), "the head axis ended up last: each "
-                                                         "head's D columns must stay together"),
-        ], f"wrong merge for B={B}, L={L}, E={E}, H={H}: merging must undo the split exactly")
-    return f"{name} merges heads back into the model width."
+    padding = lengths_to_valid(torch.tensor([5, 3]), 5).view(2, 1, 1, 5)      # (B, 1, 1, S)
+    gap = torch.tensor([[True, True, False], [False, False, False], [True, False, True]])
+    bias = torch.randn(4, 6, generator=gen)
+    cases = [  # (label, (q, k, v), attn_mask, is_causal)
+        ("no mask", qkv(2, L=3, S=5, E=4, Ev=6), None, False),
+        ("one query, batch of one", qkv(1, L=1, S=4, E=8, Ev=2), None, False),
+        ("a padding mask over heads", qkv(2, 3, L=4, S=5, E=4, Ev=3), padding, False),
+        ("a float mask", qkv(2, L=4, S=6, E=5, Ev=3), bias, False),
+        ("is_causal=True", qkv(2, 2, L=5, S=5, E=4, Ev=4), None, True),
+        ("is_causal=True with fewer queries than keys", qkv(1, L=3, S=6, E=4, Ev=2), None, True),
+        ("a query with no allowed key", qkv(2, L=3, S=3, E=4, Ev=2), gap, False),
+    ]
+    for label, (q, k, v), mask, causal in cases:
+        out = _call(fn, name, q.clone(), k, v.clone(), None if mask is None else mask.clone(),
+                    causal)
+        L, S, Ev = q.shape[-2], k.shape[-2], v.shape[-1]
+        shape = tuple(q.shape[:-2]) + (L, Ev)
+        if isinstance(out, tuple) and len(out) == 2 and torch.is_tensor(out[0]):
+            raise _Failed(f"{name} returned a tuple; return only the output, as "
+                          "F.scaled_dot_product_attention does")
+        if torch.is_tensor(out) and out.is_floating_point() and torch.isnan(out).any():
+            raise _Failed(f"NaN on {label}: a query that may attend to no key must get a zero "
+                          "output (its weights are all zero), not 0/0")
+        got = _tensor(out, name, shape)
+        valid = mask if mask is not None and mask.dtype == torch.bool else None
+        added = mask if mask is not None and mask.is_floating_point() else None
+        expected = _attention(q, k, v, valid, added, causal="top-left" if causal else None)
+        mistakes = [
+            (_attention(q, k, v, valid, added, scale=False,
+                        causal="top-left" if causal else None),
+             "the scores are not scaled: divide q·k by sqrt(E), E the width of queries and keys"),
+        ]
+        if valid is not None:
+            mistakes.append((_attention(q, k, v, ~valid),
+                             "the bool mask is inverted: here True means 'may attend', as in "
+                             "F.scaled_dot_product_attention (nn.MultiheadAttention's masks "
+                             "mean the opposite)"))
+        if added is not None:
+            mistakes.append((_attention(q, k, v), "the float mask is ignored: add it to the "
+                                                  "scaled scores before the softmax"))
+            mistakes.append((torch.softmax(q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5 * added,
+                                           -1) @ v,
+                             "the float mask is multiplied; it is added to the scores"))
+        if causal:
+            mistakes.append((_attention(q, k, v), "is_causal=True is ignored: query i may only "
+                                                  "attend to keys j <= i"))
+            if L != S:
+                mistakes.append((_attention(q, k, v, causal="bottom-right"),
+                                 "the causal mask is aligned at the bottom right; "
+                                 "F.scaled_dot_product_attention aligns it at the top left "
+                                 "(query i sees keys 0 … i)"))
+        _diagnose(got, expected, mistakes, f"wrong output on {label}: expected "
+                  "softmax(q kᵀ / sqrt(E) + mask) v over the last axis")
+    return f"{name} computes scaled dot-product attention as F.scaled_dot_product_attention does."

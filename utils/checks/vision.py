@@ -1,4 +1,4 @@
-"""Checker for the patch exercise (chapter 12)."""
+"""Checker for the patch exercise (chapter 12): images back from their patch sequences."""
 from __future__ import annotations
 
 import torch
@@ -7,25 +7,29 @@ from ..models.vit import patchify
 from .core import _call, _diagnose, _run, _tensor
 
 
-@_run(forbid=(patchify,))
-def check_patchify(fn) -> str:
-    """Check ``fn(images (N, H, W), P) -> (N, (H/P)(W/P), P·P)``, patches in reading order,
-    each flattened row by row."""
+@_run
+def check_unpatchify(fn) -> str:
+    """Check ``fn(patches (N, (H/P)(W/P), P·P), H, W) -> images (N, H, W)``, the inverse of
+    cutting images into patches in reading order, each flattened row by row."""
     name = getattr(fn, "__name__", "your function")
     gen = torch.Generator().manual_seed(12)
-    for N, H, W, P in ((2, 8, 8, 2), (1, 8, 8, 4), (3, 6, 9, 3)):
+    for N, H, W, P in ((2, 8, 8, 2), (1, 8, 8, 4), (3, 6, 9, 3), (2, 4, 6, 1), (1, 5, 5, 5)):
         images = torch.randn(N, H, W, generator=gen)
-        n = (H // P) * (W // P)
-        got = _tensor(_call(fn, name, images.clone(), P), name, (N, n, P * P))
-        grid = images.reshape(N, H // P, P, W // P, P)
-        _diagnose(got, patchify(images, P), [
-            (images.reshape(N, n, P * P), "a plain reshape cuts each image into strips of "
-                                          "consecutive pixels, not P×P squares: view as "
-                                          "(N, H/P, P, W/P, P) and move the two P axes together"),
-            (grid.permute(0, 3, 1, 4, 2).reshape(N, n, P * P),
-             "the patches come out column by column (and transposed); read the grid row by row"),
-            (grid.permute(0, 1, 3, 4, 2).reshape(N, n, P * P),
-             "each patch is flattened column by column; flatten it row by row"),
-        ], f"wrong patches for {H}×{W} images and P = {P}: patch k should be grid row k // "
-           f"(W/P), column k % (W/P), flattened row by row")
-    return f"{name} cuts images into patches in reading order."
+        patches = patchify(images, P)                                 # (N, n, P·P)
+        got = _tensor(_call(fn, name, patches.clone(), H, W), name, (N, H, W))
+        rows, cols = H // P, W // P
+        cells = patches.view(N, rows, cols, P, P)
+        mistakes = [
+            (patches.reshape(N, H, W), "a plain reshape lays the patches out as strips of "
+                                       "consecutive pixels: view as (N, H/P, W/P, P, P), move "
+                                       "the two P axes next to their grid axes, then reshape"),
+            (cells.permute(0, 2, 3, 1, 4).reshape(N, H, W) if H == W else None,
+             "the grid is read column by column; patch k sits at grid row k // (W/P), "
+             "column k % (W/P)"),
+            (cells.permute(0, 1, 4, 2, 3).reshape(N, H, W),
+             "each patch is transposed: its P·P values are its rows one after another"),
+        ]
+        _diagnose(got, images, [(w, m) for w, m in mistakes if w is not None],
+                  f"wrong images for {H}×{W} and P = {P}: patch k is the P×P block at grid row "
+                  "k // (W/P), column k % (W/P), flattened row by row")
+    return f"{name} puts the patches back into images: patchify's inverse."
