@@ -297,3 +297,16 @@ def test_explorers_react_to_pointer_and_keyboard_and_show_the_chapters_weights(b
     assert not problems, problems
     assert not [u for u in requests if not u.startswith(("file:", "data:", "blob:", "about:"))]
     page.close()
+
+
+def test_exercise_numbers_restart_in_every_chapter(site):
+    """Exercise 3.2, not Exercise 40: each numbered chapter numbers its own exercises."""
+    from utils.sphinx_book import chapter_exercises
+
+    for path in sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb")):
+        chapter = int(path.name[:2])
+        html = (HTML / "chapters" / f"{path.stem}.html").read_text(encoding="utf-8")
+        numbers = re.findall(r"Exercise (\d+)\.(\d+)", html)
+        count = len(chapter_exercises(path))
+        assert {(str(chapter), str(k)) for k in range(1, count + 1)} <= set(numbers), path.name
+        assert all(int(c) == chapter and int(k) <= count for c, k in numbers), path.name
