@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 # Stored outputs and the site carry no progress bars (see utils.train.progress_enabled).
 export ATTENTION_BOOK_QUIET := 1
 
-.PHONY: book book-execute test notebooks student-edition clean
+.PHONY: book book-execute test notebooks student-edition assignments clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,5 +44,9 @@ notebooks: $(STAMP)
 student-edition: $(STAMP)
 	$(PY) -m utils.student_edition --out student_edition --force
 
+# Instructors: every chapter as an otter-grader assignment (student notebook + autograder.zip)
+assignments: $(STAMP)
+	$(PY) -m utils.assignments --out assignments --force
+
 clean:
-	rm -rf _build student_edition
+	rm -rf _build student_edition assignments
