@@ -10,13 +10,16 @@ STAMP := $(VENV)/.installed
 # Stored outputs and the site carry no progress bars (see utils.train.progress_enabled).
 export ATTENTION_BOOK_QUIET := 1
 
-.PHONY: book book-execute test notebooks student-edition assignments clean
+.PHONY: setup book book-execute book-student test notebooks student-edition assignments clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
+
+# The environment alone (what a course copy of the student edition needs, see the instructor guide).
+setup: $(STAMP)
 
 book: $(STAMP)
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
@@ -40,6 +43,13 @@ notebooks: $(STAMP)
 	  $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
 	    --ExecutePreprocessor.timeout=600 "$$nb" || exit 1; \
 	done
+
+# Instructors: the website without solutions (for courses that hand out graded work), built
+# into _build/student/_build/html from stored outputs.
+book-student: $(STAMP)
+	$(PY) -m utils.student_edition --site _build/student_source --force
+	$(VENV)/bin/jupyter-book build _build/student_source -W -n --keep-going --path-output _build/student
+	@echo "The student site is at $(CURDIR)/_build/student/_build/html/index.html"
 
 student-edition: $(STAMP)
 	$(PY) -m utils.student_edition --out student_edition --force

@@ -2,6 +2,7 @@
 book's checkers. Every chapter's autograder is built and its tests are run against the stubs;
 the whole grading flow (`otter run` executing a notebook) runs on chapter 7, the fastest."""
 import json
+import re
 import zipfile
 
 import nbformat
@@ -103,3 +104,48 @@ def test_otter_grades_the_stub_the_solution_and_one_wrong_answer(assignments, tm
     assert (score, total) == (2, 3)
     assert "that is the upper triangle" in feedback["ex_ch7_causal"]
     assert all("All test cases passed" in feedback[n] for n in ("ex_ch7_sdpa", "ex_ch7_sinusoids"))
+
+
+def test_the_course_recipe_of_the_instructor_guide_works_from_a_fresh_clone(tmp_path):
+    """The guide's steps, literally, in a fresh clone (the book's environment stands in for
+    the `.venv` that `make setup` would install); then a student notebook of the course folder
+    runs from top to bottom with the course's own `utils`."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from nbclient import NotebookClient
+
+    root = Path(__file__).resolve().parent.parent
+    venv = Path(sys.executable).parent.parent
+    guide = nbformat.read(root / "chapters" / "instructor_guide.ipynb", as_version=4)
+    text = "\n".join(c.source for c in guide.cells)
+    recipe = re.search(r"  ```bash\n(  make student-edition\n.*?)  ```", text, re.S)[1]
+    steps = [line.strip() for line in recipe.splitlines()]
+    assert steps[0] == "make student-edition" and "make setup" in text
+    clone = tmp_path / "book"
+    subprocess.run(["git", "clone", "-q", str(root), str(clone)], check=True)
+    for step in steps:
+        command = step.replace("make student-edition", f"make student-edition VENV={venv}")
+        subprocess.run(command, shell=True, cwd=clone, check=True, capture_output=True)
+    course = clone / "course"
+    subprocess.run(["make", "setup", f"VENV={venv}"], cwd=course, check=True,
+                   capture_output=True)                                     # the target exists
+    plan = subprocess.run(["make", "-n", "setup", "VENV=.venv"], cwd=course, check=True,
+                          capture_output=True, text=True).stdout
+    assert "-m venv .venv" in plan and "pip install" in plan and "requirements.txt" in plan
+    notebook = course / "chapters" / "02_attention_step_by_step.ipynb"
+    nb = nbformat.read(notebook, as_version=4)
+    os.environ["PYTHONPATH"] = str(course)   # the kernel imports the course's utils
+    try:
+        NotebookClient(nb, timeout=300, resources={"metadata": {"path": str(notebook.parent)}}
+                       ).execute()
+    finally:
+        del os.environ["PYTHONPATH"]
+    outputs = "\n".join(o.get("text", "") + str(o.get("data", {}).get("text/plain", ""))
+                        for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "is not implemented yet" in outputs
+    assert str(course / "utils") in subprocess.run(
+        [sys.executable, "-c", "import utils; print(utils.__file__)"], cwd=course / "chapters",
+        env={**os.environ, "PYTHONPATH": str(course)}, capture_output=True, text=True).stdout

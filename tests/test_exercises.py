@@ -41,3 +41,31 @@ def test_kinds_are_read_from_the_exercise_directive(tmp_path):
     assert chapter_exercises(path) == [
         {"title": "A", "label": "ex-a", "kind": "explain", "checker": None},
         {"title": "B", "label": "ex-b", "kind": "implement", "checker": "check_f"}]
+
+
+def test_the_instructor_guide_has_a_rubric_for_every_prose_exercise_and_valid_week_plans():
+    """Every experiment and explain exercise has a rubric entry ({ref}`label`: points) in the
+    instructor guide, and every exercise number in its week plans exists and has that kind."""
+    import re
+
+    import nbformat
+
+    guide = nbformat.read(ROOT / "chapters" / "instructor_guide.ipynb", as_version=4)
+    text = "\n".join(c.source for c in guide.cells if c.cell_type == "markdown")
+    rubrics = text.split("## Rubrics for the experiment and explain exercises", 1)[1]
+    rubrics = rubrics.split("\n## ", 1)[0]
+    exercises = {int(path.name[:2]): chapter_exercises(path) for path in CHAPTERS}
+    for chapter, listed in exercises.items():
+        for ex in listed:
+            if ex["kind"] != "implement":
+                entry = re.search(rf"\{{ref\}}`{ex['label']}`: (.+?)(?=\n\* |\n\n|\Z)", rubrics, re.S)
+                assert entry, f"no rubric for {ex['label']}"
+                points = [int(p) for p in re.findall(r"\((\d)\)", entry[1])]
+                assert points and sum(points) >= 3, (ex["label"], points)
+    plans = text.split("### A six-week and a twelve-week module", 1)[1].split("### ", 1)[0]
+    plans = plans[plans.index("|"):]                        # the tables, not the sentence above
+    numbers = re.findall(r"(\*\*)?\b(\d{1,2})\.(\d)\b(\*\*)?", plans)
+    assert len(numbers) > 40
+    for bold, chapter, k, _ in numbers:
+        ex = exercises[int(chapter)][int(k) - 1]               # IndexError: no such exercise
+        assert (ex["kind"] == "implement") == bool(bold), (f"{chapter}.{k}", ex["kind"])

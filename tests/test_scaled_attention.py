@@ -124,8 +124,6 @@ def test_clear_errors(qkv):
 def pytorch_signature():
     """(name, default) of F.scaled_dot_product_attention's parameters, from its docstring (it is
     a builtin, so inspect.signature cannot read it)."""
-    import re
-
     first = F.scaled_dot_product_attention.__doc__.split("->")[0]
     inside = first[first.index("(") + 1:first.rindex(")")]
     params = []

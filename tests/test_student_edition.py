@@ -1,15 +1,15 @@
 """The student edition: solutions become stubs, outputs are cleared, chapters/ is untouched,
 and no solution survives anywhere in a student notebook."""
 import ast
-import re
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from utils.student_edition import (_END, _START, ANSWER_STUB, EXPERIMENT_STUB, main, stub_code,
-                                   student_notebook, write_student_edition)
+from utils.student_edition import (ANSWER_STUB, EXPERIMENT_STUB, main, solution_fragments,
+                                   solution_regions, squeeze, stub_code, student_notebook,
+                                   write_student_edition)
 
 CHAPTER_PATHS = sorted((Path(__file__).resolve().parent.parent / "chapters").glob(
     "[0-9][0-9]_*.ipynb"))
@@ -124,84 +124,26 @@ def test_real_chapters(tmp_path, root):
 
 
 # ---- no solution survives in the student edition --------------------------------------------
-_HEADERS = re.compile(r"^\s*(from |import |with |for |if |elif |else|try|except|def |class |"
-                      r"@|print\()")
-# Fragments that occur in a solution and, as ordinary code, on the page: they give nothing away.
-GENERIC = {"torch.softmax(scores, dim=-1)", "tokenizer.get_vocab()",
-           "encoder(ids, attention_mask)", "masked_scores(mlm, rate)"}
-
-
-def _squeeze(text: str) -> str:
-    return re.sub(r"\s+", "", text)
-
-
-def _regions(nb) -> list:
-    """The cells between each {solution-start} and {solution-end}."""
-    out, inside = [], False
-    for cell in nb.cells:
-        if cell.cell_type == "markdown" and _START.match(cell.source):
-            inside, region = True, []
-        elif cell.cell_type == "markdown" and _END.match(cell.source):
-            inside = False
-            out.append(region)
-        elif inside:
-            region.append(cell)
-    return out
-
-
-def solution_fragments(region) -> list:
-    """What would give a solution away: each statement line of every function body (after
-    its docstring) and of every code cell without a function, without its assignment target,
-    `return` or comment, if at least 20 characters long; and every line of a worked answer in
-    words at least 40 characters long. Control-flow headers, imports, prints and calls of the
-    region's own functions (whose signatures the stubs keep) are left out."""
-    fragments, names = [], {n.name for c in region if c.cell_type == "code"
-                            for n in ast.parse(c.source).body if isinstance(n, ast.FunctionDef)}
-    for cell in region:
-        if "remove-cell" in cell.get("metadata", {}).get("tags", []):
-            continue
-        if cell.cell_type == "markdown":
-            fragments += [line.strip() for line in cell.source.splitlines()
-                          if len(line.strip()) >= 40]
-            continue
-        tree = ast.parse(cell.source)
-        lines = cell.source.splitlines()
-        functions = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
-        kept = []
-        for fn in functions:
-            body = fn.body[1:] if ast.get_docstring(fn) else fn.body
-            kept += lines[body[0].lineno - 1:fn.end_lineno] if body else []
-        for line in kept if functions else lines:
-            line = re.split(r"\s#\s|\s\s#", line)[0]
-            if _HEADERS.match(line) or any(line.strip().startswith(f"{n}(") for n in names):
-                continue
-            line = re.sub(r"^\s*(return\s+|[\w\s,.\[\]]+?\s*[-+*/]?=(?!=)\s*)", "", line).strip()
-            if len(_squeeze(line)) >= 20 and line not in GENERIC and not any(
-                    re.search(rf"\b{n}\(", line) for n in names):
-                fragments.append(line)
-    return fragments
-
-
 @pytest.mark.parametrize("path", CHAPTER_PATHS, ids=lambda p: p.stem)
 def test_no_solution_survives_in_the_student_notebook(path):
     """Nothing of a solution — code or worked answer — appears anywhere in the student notebook:
     not in the text or code above the exercise, a kept docstring or a stub cell."""
     nb = nbformat.read(path, as_version=4)
-    student = _squeeze("\n".join(c.source for c in student_notebook(nb).cells))
-    leaks = [(k, fragment) for k, region in enumerate(_regions(nb))
-             for fragment in solution_fragments(region) if _squeeze(fragment) in student]
+    student = squeeze("\n".join(c.source for c in student_notebook(nb).cells))
+    leaks = [(k, fragment) for k, region in enumerate(solution_regions(nb))
+             for fragment in solution_fragments(region) if squeeze(fragment) in student]
     assert not leaks, f"{path.name}: solution fragments in the student edition: {leaks}"
 
 
 def test_the_leak_test_finds_a_leak():
     nb = notebook()
     nb.cells.insert(1, new_code_cell("state = outputs[torch.arange(len(lengths)), index]"))
-    student = _squeeze("\n".join(c.source for c in student_notebook(nb).cells))
-    fragments = solution_fragments(_regions(nb)[0])
+    student = squeeze("\n".join(c.source for c in student_notebook(nb).cells))
+    fragments = solution_fragments(solution_regions(nb)[0])
     assert "outputs[torch.arange(len(lengths)), index]" in fragments
     assert "x + 1" not in fragments and "lengths - 1" not in fragments   # too short to tell
-    assert any(_squeeze(f) in student for f in fragments)
-    assert not any(_squeeze(f) in _squeeze("\n".join(
+    assert any(squeeze(f) in student for f in fragments)
+    assert not any(squeeze(f) in squeeze("\n".join(
         c.source for c in student_notebook(notebook()).cells)) for f in fragments)
 
 

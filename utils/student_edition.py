@@ -1,6 +1,7 @@
 """Write the student edition of the book: solutions become stubs, outputs are cleared.
 
     python -m utils.student_edition --out student_edition [--force]
+    python -m utils.student_edition --site _build/student_source [--force]
 
 For every chapter notebook (``chapters/NN_*.ipynb``), the cells between a ``{solution-start}``
 and a ``{solution-end}`` markdown cell are rewritten:
@@ -19,12 +20,18 @@ and a ``{solution-end}`` markdown cell are rewritten:
 
 Everything else is copied unchanged, and every output is cleared. The tool never writes
 into ``chapters/``.
+
+``--site`` writes the book's source with these chapters instead (``make book-student`` builds
+it into a website without solutions): there the chapters keep their outputs — figures, tables,
+numbers — up to the first exercise, and lose them from there on (a check cell would show the
+book's solution passing).
 """
 from __future__ import annotations
 
 import argparse
 import ast
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -74,11 +81,15 @@ def stub_code(source: str) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-def student_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy of ``nb`` with solutions stubbed and outputs cleared."""
+def student_notebook(nb: nbformat.NotebookNode,
+                     keep_outputs: bool = False) -> nbformat.NotebookNode:
+    """A copy of ``nb`` with solutions stubbed and outputs cleared (with ``keep_outputs``, the
+    outputs of the cells before the first exercise are kept)."""
     cells, inside, region, kind = [], False, [], None
+    exercises_begun = False
     for cell in nb.cells:
         text = cell.source
+        exercises_begun |= cell.cell_type == "markdown" and bool(_EXERCISE.match(text))
         if cell.cell_type == "markdown" and _EXERCISE.match(text):
             kind = _KIND.match(text)["kind"] if _KIND.match(text) else None
         if cell.cell_type == "markdown" and _START.match(text):
@@ -95,7 +106,8 @@ def student_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         if inside:
             region.append(cell)
         else:
-            cells.append(_cleared(cell))
+            cells.append(nbformat.from_dict(dict(cell)) if keep_outputs and not exercises_begun
+                         else _cleared(cell))
     if inside:
         raise ValueError("a {solution-start} has no matching {solution-end}")
     out = nbformat.from_dict(dict(nb))
@@ -126,6 +138,66 @@ def _cleared(cell) -> nbformat.NotebookNode:
     return new
 
 
+# ---- what would give a solution away (the tests and the student site check for it) -----------
+_HEADERS = re.compile(r"^\s*(from |import |with |for |if |elif |else|try|except|def |class |"
+                      r"@|print\()")
+# Fragments that occur in a solution and, as ordinary code, on the page: they give nothing away.
+GENERIC = {"torch.softmax(scores, dim=-1)", "tokenizer.get_vocab()",
+           "encoder(ids, attention_mask)", "masked_scores(mlm, rate)"}
+
+
+def squeeze(text: str) -> str:
+    """``text`` without any whitespace (to find code however it is laid out)."""
+    return re.sub(r"\s+", "", text)
+
+
+def solution_regions(nb) -> list:
+    """The cells between each {solution-start} and {solution-end}."""
+    out, inside = [], False
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and _START.match(cell.source):
+            inside, region = True, []
+        elif cell.cell_type == "markdown" and _END.match(cell.source):
+            inside = False
+            out.append(region)
+        elif inside:
+            region.append(cell)
+    return out
+
+
+def solution_fragments(region) -> list:
+    """What would give a solution away: each statement line of every function body (after
+    its docstring) and of every code cell without a function, without its assignment target,
+    `return` or comment, if at least 20 characters long; and every line of a worked answer in
+    words at least 40 characters long. Control-flow headers, imports, prints and calls of the
+    region's own functions (whose signatures the stubs keep) are left out."""
+    fragments, names = [], {n.name for c in region if c.cell_type == "code"
+                            for n in ast.parse(c.source).body if isinstance(n, ast.FunctionDef)}
+    for cell in region:
+        if "remove-cell" in cell.get("metadata", {}).get("tags", []):
+            continue
+        if cell.cell_type == "markdown":
+            fragments += [line.strip() for line in cell.source.splitlines()
+                          if len(line.strip()) >= 40]
+            continue
+        tree = ast.parse(cell.source)
+        lines = cell.source.splitlines()
+        functions = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
+        kept = []
+        for fn in functions:
+            body = fn.body[1:] if ast.get_docstring(fn) else fn.body
+            kept += lines[body[0].lineno - 1:fn.end_lineno] if body else []
+        for line in kept if functions else lines:
+            line = re.split(r"\s#\s|\s\s#", line)[0]
+            if _HEADERS.match(line) or any(line.strip().startswith(f"{n}(") for n in names):
+                continue
+            line = re.sub(r"^\s*(return\s+|[\w\s,.\[\]]+?\s*[-+*/]?=(?!=)\s*)", "", line).strip()
+            if len(squeeze(line)) >= 20 and line not in GENERIC and not any(
+                    re.search(rf"\b{n}\(", line) for n in names):
+                fragments.append(line)
+    return fragments
+
+
 def write_student_edition(out: Path, force: bool = False, chapters: Path = CHAPTERS) -> list:
     """Write every chapter ``chapters/NN_*.ipynb`` as a student notebook under ``out`` (the
     instructor guide is not a chapter); returns the paths."""
@@ -148,11 +220,52 @@ def write_student_edition(out: Path, force: bool = False, chapters: Path = CHAPT
     return written
 
 
+SITE_FILES = ("_config.yml", "_toc.yml", "index.md", "references.bib", "_static", "chapters")
+
+
+def write_student_site(out: Path, force: bool = False) -> Path:
+    """Write the book's source into ``out`` with every chapter's solutions removed (outputs
+    kept up to the first exercise), configured not to execute anything; returns ``out``."""
+    out = Path(out).resolve()
+    if out == CHAPTERS.resolve() or CHAPTERS.resolve() in out.parents or out == ROOT:
+        raise ValueError(f"refusing to write into {out}: choose a folder such as "
+                         "_build/student_source")
+    if out.exists() and any(out.iterdir()):
+        if not force:
+            raise ValueError(f"{out} is not empty; pass --force to replace it")
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    for name in SITE_FILES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, out / name, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+        else:
+            shutil.copy(source, out / name)
+    for path in sorted(CHAPTERS.glob("[0-9][0-9]_*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        nbformat.write(student_notebook(nb, keep_outputs=True), out / "chapters" / path.name)
+    config = (out / "_config.yml").read_text(encoding="utf-8")
+    config = config.replace('title: "Attention, Step by Step"',
+                            'title: "Attention, Step by Step (student edition)"')
+    config = re.sub(r"execute_notebooks: \w+", "execute_notebooks: \"off\"", config)
+    (out / "_config.yml").write_text(config, encoding="utf-8")
+    return out
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", required=True, help="folder for the student notebooks")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--out", help="folder for the student notebooks")
+    target.add_argument("--site", help="folder for the book's source without solutions")
     parser.add_argument("--force", action="store_true", help="write into a non-empty folder")
     args = parser.parse_args(argv)
+    if args.site:
+        try:
+            print(f"wrote {write_student_site(Path(args.site), args.force)}")
+        except ValueError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        return 0
     try:
         written = write_student_edition(Path(args.out), args.force)
     except ValueError as err:
