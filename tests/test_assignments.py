@@ -126,11 +126,14 @@ def test_the_course_recipe_of_the_instructor_guide_works_from_a_fresh_clone(tmp_
     assert steps[0] == "make student-edition" and "make setup" in text
     clone = tmp_path / "book"
     subprocess.run(["git", "clone", "-q", str(root), str(clone)], check=True)
+    # `-o STAMP`: never re-install into the book's environment (its editable install of utils
+    # would then point into this temporary clone)
+    keep = f"VENV={venv} -o {venv}/.installed"
     for step in steps:
-        command = step.replace("make student-edition", f"make student-edition VENV={venv}")
+        command = step.replace("make student-edition", f"make student-edition {keep}")
         subprocess.run(command, shell=True, cwd=clone, check=True, capture_output=True)
     course = clone / "course"
-    subprocess.run(["make", "setup", f"VENV={venv}"], cwd=course, check=True,
+    subprocess.run(f"make setup {keep}", shell=True, cwd=course, check=True,
                    capture_output=True)                                     # the target exists
     plan = subprocess.run(["make", "-n", "setup", "VENV=.venv"], cwd=course, check=True,
                           capture_output=True, text=True).stdout
@@ -146,6 +149,9 @@ def test_the_course_recipe_of_the_instructor_guide_works_from_a_fresh_clone(tmp_
     outputs = "\n".join(o.get("text", "") + str(o.get("data", {}).get("text/plain", ""))
                         for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert "is not implemented yet" in outputs
+    installed = subprocess.run([sys.executable, "-c", "import utils; print(utils.__file__)"],
+                               cwd=tmp_path, capture_output=True, text=True).stdout
+    assert Path(installed.strip()).resolve().parent == root / "utils"   # install untouched
     assert str(course / "utils") in subprocess.run(
         [sys.executable, "-c", "import utils; print(utils.__file__)"], cwd=course / "chapters",
         env={**os.environ, "PYTHONPATH": str(course)}, capture_output=True, text=True).stdout

@@ -657,6 +657,8 @@ def test_scaled_attention_checker():
         (lambda q, k, v, m=None, c=False: scaled_attention(q, k, v, m)): "is_causal=True is ignored",
         bottom_right: "aligned at the bottom right",
         no_guard: "must get a zero output",
+        (lambda q, k, v, m=None, c=False: no_guard(q, k, v, ~m if is_bool(m) else m, c)):
+            "is the bool mask inverted?",
         (lambda q, k, v, m=None, c=False: (scaled_attention(q, k, v, m, c), None)): "returned a tuple",
         (lambda q, k, v, m=None, c=False: scaled_attention(q, k, v, m, c).transpose(-2, -1)):
             "returned shape",
@@ -898,6 +900,14 @@ def test_cache_write_checker():
         buffer_k[:, :, length:end], buffer_v[:, :, length:end] = key, value
         return buffer_k[:, :, :end], buffer_v[:, :, :end]
 
+    def unchecked_then_raise(buffer_k, buffer_v, length, key, value):
+        end = min(length + key.shape[2], buffer_k.shape[2])
+        buffer_k[:, :, length:end] = key[:, :, :end - length]               # writes what fits
+        if length + key.shape[2] > buffer_k.shape[2]:
+            raise ValueError("does not fit")
+        buffer_v[:, :, length:end] = value
+        return buffer_k[:, :, :end], buffer_v[:, :, :end]
+
     def book_cache(buffer_k, buffer_v, length, key, value):
         cache = KVCache()
         cache.update(buffer_k[:, :, :length], buffer_v[:, :, :length])
@@ -918,6 +928,7 @@ def test_cache_write_checker():
         (lambda bk, bv, n, k, v: cache_write(bk, bv, n, k, v) if n + k.shape[2] <= bk.shape[2]
          else (bk, bv)): "must raise ValueError",
         book_cache: "calls `utils.attention.cache.KVCache.update`",
+        unchecked_then_raise: "check that they fit before writing",
     }
     for fn, message in cases.items():
         result = check_cache_write(fn)

@@ -49,3 +49,15 @@ def test_has_stored_outputs(tmp_path):
 
 def test_mathjax_is_installed_locally():
     assert (mathjax_source() / "output" / "chtml" / "fonts" / "woff-v2").is_dir()
+
+
+def test_jupyter_lab_is_installed():
+    """The README, the preface and the instructor guide tell readers to open the notebooks with
+    `.venv/bin/jupyter lab`."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    jupyter = Path(sys.executable).parent / "jupyter"
+    result = subprocess.run([str(jupyter), "lab", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

@@ -61,6 +61,9 @@ def test_the_student_site_keeps_the_teaching_and_drops_what_follows_the_exercise
     assert "NotImplementedError" in page
     assert "✓" not in page                   # no check output: it showed the solution passing
     assert re.search(r"Exercise 7\.1\b", page) and re.search(r"Exercise 7\.2\b", page)
+    # the instructor guide (rubrics, model answers, checker messages) is not part of it
+    assert not (student_site / "chapters" / "instructor_guide.html").exists()
+    assert "instructor_guide" not in (student_site / "index.html").read_text(encoding="utf-8")
 
 
 def test_write_student_site_refuses_the_book_itself(tmp_path):
@@ -72,7 +75,7 @@ def test_write_student_site_refuses_the_book_itself(tmp_path):
 
 
 @pytest.mark.parametrize("stem", ["02_attention_step_by_step", "07_self_attention",
-                                  "13_efficient_attention", "instructor_guide"])
+                                  "13_efficient_attention", "faq"])
 def test_student_pages_in_the_browser(student_site, stem):
     """Pages load without errors or network requests, math renders, images load."""
     if CHROMIUM is None:
@@ -97,6 +100,6 @@ def test_student_pages_in_the_browser(student_site, stem):
         assert all(images) and not problems, problems
         assert not [u for u in requests if not u.startswith(("file:", "data:", "blob:", "about:"))]
         assert page.locator("div.solution").count() == 0
-        if stem != "instructor_guide":
+        if stem != "faq":
             assert page.locator("div.exercise").count() >= 4
         browser.close()

