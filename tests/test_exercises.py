@@ -69,3 +69,27 @@ def test_the_instructor_guide_has_a_rubric_for_every_prose_exercise_and_valid_we
     for bold, chapter, k, _ in numbers:
         ex = exercises[int(chapter)][int(k) - 1]               # IndexError: no such exercise
         assert (ex["kind"] == "implement") == bool(bold), (f"{chapter}.{k}", ex["kind"])
+
+
+def test_the_guides_time_estimate_is_current():
+    """The estimate cell's stored table (its output is not compared by nbval: any edit of a
+    chapter's prose moves the word counts) matches a fresh count to within 0.2 hours."""
+    import contextlib
+    import io
+    import re
+
+    import nbformat
+
+    guide = nbformat.read(ROOT / "chapters" / "instructor_guide.ipynb", as_version=4)
+    cell = next(c for c in guide.cells if c.cell_type == "code" and "MINUTES = {" in c.source)
+    assert "nbval-ignore-output" in cell.metadata.get("tags", [])
+    stored = "".join(o.get("text", "") for o in cell.outputs)
+    fresh = io.StringIO()
+    with contextlib.redirect_stdout(fresh):
+        exec(cell.source, {})
+
+    def hours(text):
+        return {m[0]: float(m[1]) for m in re.findall(r"^(\d\d_\w+)\s.*?([\d.]+) h$", text, re.M)}
+
+    assert set(hours(stored)) == {p.stem for p in CHAPTERS}
+    assert all(abs(hours(stored)[k] - h) <= 0.2 for k, h in hours(fresh.getvalue()).items())
