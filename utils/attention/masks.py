@@ -31,22 +31,30 @@ def padding_to_valid(key_padding_mask: torch.Tensor) -> torch.Tensor:
 
 
 def causal_mask(L: int, S: int | None = None, device=None, *,
-                lower_right: bool = False) -> torch.Tensor:
+                lower_right: bool = False, window: int | None = None) -> torch.Tensor:
     """(L, S) bool mask, True where query i may attend to key j.
 
     By default j <= i: the lower triangle aligned at the top left, as
     ``F.scaled_dot_product_attention(is_causal=True)``. With ``lower_right=True`` the triangle
     is aligned at the bottom right, as ``torch.nn.attention.bias.causal_lower_right``: the L
     queries are the last L of S positions (they continue S - L cached ones, chapter 10), so
-    query i may attend to keys j <= S - L + i. The two agree when L = S."""
+    query i may attend to keys j <= S - L + i. The two agree when L = S.
+
+    ``window`` (chapter 14, sliding-window attention as in Mistral): each query sees only its
+    last ``window`` positions, itself included: keys j with i - window < j <= i (i shifted by
+    S - L with ``lower_right``)."""
     S = L if S is None else S
     whole_number("L", L, 0)
     whole_number("S", S, 0)
     if lower_right and S < L:
         raise ValueError(f"lower_right needs at least as many keys as queries, got L = {L}, "
                          f"S = {S}")
-    return torch.ones(L, S, dtype=torch.bool, device=device).tril(diagonal=S - L if lower_right
-                                                                  else 0)
+    shift = S - L if lower_right else 0
+    mask = torch.ones(L, S, dtype=torch.bool, device=device).tril(diagonal=shift)
+    if window is not None:
+        whole_number("window", window)
+        mask = mask.triu(diagonal=shift - window + 1)
+    return mask
 
 
 def masked_softmax(scores: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:

@@ -9,12 +9,24 @@ Unlike PyTorch, ``is_causal=True`` without an ``attn_mask`` applies the causal m
 requires the mask as well and treats the flag as a hint), and a query whose keys are all masked
 gets a zero context (its output is the output projection's bias) instead of NaN.
 
-One book-only option, keyword-only after PyTorch's arguments: ``cache=KVCache()`` (chapter 10)
-appends this call's keys and values to the cache and attends over all of them; with
+One book-only option of ``forward``, keyword-only after PyTorch's arguments: ``cache=KVCache()``
+(chapter 10) appends this call's keys and values to the cache and attends over all of them; with
 ``is_causal=True`` the L new queries are the last L positions (the causal triangle aligned at
 the bottom right), so feeding a text in pieces gives the outputs of one full pass.
 
-Shapes: B batch, L queries, S keys, E model width, H heads, D = E / H head width.
+The attention of today's language models (chapter 14) is this module with keyword-only options,
+for self-attention (queries and keys at the same positions):
+
+* ``num_kv_heads``: grouped-query attention (Ainslie et al., 2023) — Hkv key and value heads,
+  each shared by H / Hkv query heads (1 is multi-query attention, Shazeer 2019). k_proj and
+  v_proj produce Hkv · D features, and the cache holds Hkv heads;
+* ``rope_base``: rotary position embeddings (Su et al., 2021) applied to queries and keys at
+  their positions (continuing the cache's), with this base (Llama: 10,000);
+* ``alibi``: ALiBi's linear distance penalty per head (Press et al., 2022);
+* ``window``: with ``is_causal``, each query sees only its last ``window`` positions (Mistral).
+
+Shapes: B batch, L queries, S keys, E model width, H heads, D = E / H head width, Hkv key-value
+heads.
 """
 from __future__ import annotations
 
@@ -24,9 +36,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..validation import divisible, probability, whole_number
+from ..validation import divisible, positive, probability, whole_number
 from .cache import KVCache
 from .masks import causal_mask
+from .relative import alibi_bias, apply_rotary, rotary_cos_sin
 from .scaled import scaled_dot_product_attention
 
 
@@ -41,21 +54,37 @@ def _additive(mask: torch.Tensor, name: str, dtype: torch.dtype) -> torch.Tensor
 
 
 class MultiHeadAttention(nn.Module):
-    """``MultiHeadAttention(embed_dim, num_heads, dropout=0.0, bias=True)``, batch first."""
+    """``MultiHeadAttention(embed_dim, num_heads, dropout=0.0, bias=True, *, num_kv_heads=None,
+    rope_base=None, alibi=False, window=None)``, batch first."""
 
-    def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True):
+    def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
+                 *, num_kv_heads: int | None = None, rope_base: float | None = None,
+                 alibi: bool = False, window: int | None = None):
         super().__init__()
         whole_number("embed_dim", embed_dim)
         whole_number("num_heads", num_heads)
         divisible("embed_dim", embed_dim, "num_heads", num_heads)
         probability("dropout", dropout)
-        self.embed_dim, self.num_heads = embed_dim, num_heads
+        num_kv_heads = num_heads if num_kv_heads is None else num_kv_heads
+        whole_number("num_kv_heads", num_kv_heads)
+        divisible("num_heads", num_heads, "num_kv_heads", num_kv_heads)
+        if rope_base is not None:
+            positive("rope_base", rope_base)
+            if (embed_dim // num_heads) % 2:
+                raise ValueError(f"rotary embeddings need an even head width, got "
+                                 f"{embed_dim // num_heads}")
+        if window is not None:
+            whole_number("window", window)
+        self.embed_dim, self.num_heads, self.num_kv_heads = embed_dim, num_heads, num_kv_heads
         self.head_dim, self.dropout = embed_dim // num_heads, dropout
-        self.q_proj, self.k_proj, self.v_proj = (nn.Linear(embed_dim, embed_dim, bias=bias)
-                                                 for _ in range(3))
+        self.rope_base, self.alibi, self.window = rope_base, alibi, window
+        kv_dim = num_kv_heads * self.head_dim
+        self.q_proj = nn.Linear(embed_dim, embed_dim, bias=bias)
+        self.k_proj, self.v_proj = (nn.Linear(embed_dim, kv_dim, bias=bias) for _ in range(2))
         self.out_proj = nn.Linear(embed_dim, embed_dim, bias=bias)
         # PyTorch's initialisation: Xavier-uniform over the stacked (3E, E) input projection,
-        # zero biases; the output projection keeps nn.Linear's default weights.
+        # zero biases; the output projection keeps nn.Linear's default weights. (With fewer
+        # key-value heads the same bound is kept.)
         bound = math.sqrt(6.0 / (embed_dim + 3 * embed_dim))
         for layer in (self.q_proj, self.k_proj, self.v_proj):
             nn.init.uniform_(layer.weight, -bound, bound)
@@ -83,10 +112,11 @@ class MultiHeadAttention(nn.Module):
                 new.out_proj.bias.copy_(module.out_proj.bias)
         return new.to(module.in_proj_weight.dtype)
 
-    def split_heads(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, L, E) -> (B, H, L, D)."""
+    def split_heads(self, x: torch.Tensor, heads: int | None = None) -> torch.Tensor:
+        """(B, L, heads · D) -> (B, heads, L, D); heads defaults to H."""
         B, L, _ = x.shape
-        return x.view(B, L, self.num_heads, self.head_dim).transpose(1, 2)
+        heads = self.num_heads if heads is None else heads
+        return x.view(B, L, heads, self.head_dim).transpose(1, 2)
 
     def merge_heads(self, x: torch.Tensor) -> torch.Tensor:
         """(B, H, L, D) -> (B, L, E)."""
@@ -98,7 +128,8 @@ class MultiHeadAttention(nn.Module):
             weight = torch.cat([self.q_proj.weight, self.k_proj.weight, self.v_proj.weight])
             bias = None if self.q_proj.bias is None else torch.cat(
                 [self.q_proj.bias, self.k_proj.bias, self.v_proj.bias])
-            return F.linear(query, weight, bias).chunk(3, dim=-1)
+            kv_dim = self.num_kv_heads * self.head_dim
+            return F.linear(query, weight, bias).split([self.embed_dim, kv_dim, kv_dim], dim=-1)
         return self.q_proj(query), self.k_proj(key), self.v_proj(value)
 
     def _mask(self, key_padding_mask, attn_mask, is_causal, B, L, S, dtype, lower_right=False):
@@ -106,7 +137,7 @@ class MultiHeadAttention(nn.Module):
         H, mask = self.num_heads, None
         if attn_mask is None and is_causal:
             attn_mask = ~causal_mask(L, S, device=self.out_proj.weight.device,
-                                     lower_right=lower_right)            # True = ignore
+                                     lower_right=lower_right, window=self.window)  # True = ignore
         if attn_mask is not None:
             if attn_mask.shape == (L, S):
                 mask = _additive(attn_mask, "attn_mask", dtype).view(1, 1, L, S)
@@ -121,6 +152,9 @@ class MultiHeadAttention(nn.Module):
                                  f"{tuple(key_padding_mask.shape)}")
             padding = _additive(key_padding_mask, "key_padding_mask", dtype).view(B, 1, 1, S)
             mask = padding if mask is None else mask + padding
+        if self.alibi:
+            bias = alibi_bias(H, L, S, self.out_proj.weight.device).to(dtype).unsqueeze(0)
+            mask = bias if mask is None else mask + bias                  # (B or 1, H, L, S)
         return mask
 
     def forward(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
@@ -140,23 +174,37 @@ class MultiHeadAttention(nn.Module):
         if key.shape[:2] != value.shape[:2] or key.shape[0] != B:
             raise ValueError(f"query {tuple(query.shape)}, key {tuple(key.shape)} and value "
                              f"{tuple(value.shape)} disagree on batch size or number of keys")
-        q, k, v = (self.split_heads(x) for x in self._project(query, key, value))  # (B, H, ·, D)
+        if self.window is not None and not is_causal:
+            raise ValueError("a sliding window applies to causal self-attention: pass "
+                             "is_causal=True")
+        q, k, v = self._project(query, key, value)
+        q = self.split_heads(q)                                        # (B, H, L, D)
+        k, v = (self.split_heads(x, self.num_kv_heads) for x in (k, v))  # (B, Hkv, S, D)
+        if self.rope_base is not None:      # rotate by position, continuing the cache's
+            start = 0 if cache is None else len(cache)
+            positions = torch.arange(start, start + max(L, S), device=q.device)
+            cos, sin = rotary_cos_sin(positions, self.head_dim, self.rope_base)
+            q, k = apply_rotary(q, cos[:L], sin[:L]), apply_rotary(k, cos[:S], sin[:S])
         if cache is not None:
-            k, v = cache.update(k, v)                          # (B, H, cached + S, D)
+            k, v = cache.update(k, v)                          # (B, Hkv, cached + S, D)
             S = k.shape[2]
             # one new query may see every key (the cached ones and its own): no mask needed
-            is_causal = is_causal and not (L == 1 and attn_mask is None)
+            is_causal = is_causal and not (L == 1 and attn_mask is None and (
+                self.window is None or S <= self.window))
         dropout_p = self.dropout if self.training else 0.0
+        grouped = self.num_kv_heads != self.num_heads
         # PyTorch's is_causal aligns the triangle at the top left: right only when L = S
-        only_causal = (is_causal and attn_mask is None and key_padding_mask is None and L == S)
+        only_causal = (is_causal and attn_mask is None and key_padding_mask is None and L == S
+                       and self.window is None and not self.alibi)
         mask = None if only_causal and not need_weights else self._mask(
             key_padding_mask, attn_mask, is_causal, B, L, S, q.dtype, cache is not None)
         if need_weights:
-            context, weights = scaled_dot_product_attention(q, k, v, mask, dropout_p=dropout_p)
+            context, weights = scaled_dot_product_attention(q, k, v, mask, dropout_p=dropout_p,
+                                                            enable_gqa=grouped)
             if average_attn_weights:
                 weights = weights.mean(dim=1)                                # (B, L, S)
         else:   # PyTorch's fused kernels; they also return zeros for fully masked rows
             context = F.scaled_dot_product_attention(q, k, v, mask, dropout_p,
-                                                     is_causal=only_causal)
+                                                     is_causal=only_causal, enable_gqa=grouped)
             weights = None
         return self.out_proj(self.merge_heads(context)), weights

@@ -5,7 +5,12 @@
     feed-forward
 
 Each sub-layer has a residual connection and a LayerNorm, before the sub-layer (``norm="pre"``)
-or after the residual sum (``norm="post"``, the original Transformer and BERT). The names follow
+or after the residual sum (``norm="post"``, the original Transformer and BERT).
+
+The block of today's language models (Llama, Mistral; chapter 14) is the same block with
+keyword-only options: ``normalization="rms"`` (RMSNorm instead of LayerNorm),
+``activation="swiglu"`` (the gated feed-forward below), ``bias=False`` (no biases anywhere) and
+the attention's options ``num_kv_heads``, ``rope_base``, ``alibi`` and ``window``. The names follow
 ``nn.TransformerEncoderLayer`` / ``nn.TransformerDecoderLayer`` (``norm1``…, ``drop1``…, and
 ``linear1``/``linear2`` inside ``ffn``), so checkpoints map by name; the tests copy PyTorch's
 layers' weights into these blocks and compare. The seq2seq Transformer (chapter 9), GPT
@@ -19,6 +24,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..attention import KVCache, MultiHeadAttention
@@ -32,15 +38,46 @@ class FeedForward(nn.Sequential):
     original Transformer) or GELU (BERT, GPT). The layers carry ``nn.TransformerEncoderLayer``'s
     names, ``linear1`` and ``linear2``, so checkpoints map by name, not by position."""
 
-    def __init__(self, d_model: int, d_ff: int, dropout: float, activation: str = "relu"):
+    def __init__(self, d_model: int, d_ff: int, dropout: float, activation: str = "relu",
+                 bias: bool = True):
         whole_number("d_model", d_model)
         whole_number("d_ff", d_ff)
         probability("dropout", dropout)
         one_of("activation", activation, sorted(ACTIVATIONS))
-        super().__init__(OrderedDict(linear1=nn.Linear(d_model, d_ff),
+        super().__init__(OrderedDict(linear1=nn.Linear(d_model, d_ff, bias=bias),
                                      activation=ACTIVATIONS[activation](),
                                      dropout=nn.Dropout(dropout),
-                                     linear2=nn.Linear(d_ff, d_model)))
+                                     linear2=nn.Linear(d_ff, d_model, bias=bias)))
+
+
+class GatedFeedForward(nn.Module):
+    """SwiGLU (Shazeer, 2020): FFN(x) = W_down (SiLU(W_gate x) ⊙ W_up x): (…, E) -> (…, E).
+    The layers carry ``transformers``' Llama names, ``gate_proj``, ``up_proj``, ``down_proj``."""
+
+    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, bias: bool = False):
+        whole_number("d_model", d_model)
+        whole_number("d_ff", d_ff)
+        probability("dropout", dropout)
+        super().__init__()
+        self.gate_proj = nn.Linear(d_model, d_ff, bias=bias)
+        self.up_proj = nn.Linear(d_model, d_ff, bias=bias)
+        self.down_proj = nn.Linear(d_ff, d_model, bias=bias)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gated = F.silu(self.gate_proj(x)) * self.up_proj(x)                    # (…, d_ff)
+        return self.down_proj(self.dropout(gated))
+
+
+NORMALIZATIONS = {"layer": nn.LayerNorm, "rms": nn.RMSNorm}
+
+
+def normalization_layer(kind: str, d_model: int, eps: float, bias: bool = True) -> nn.Module:
+    """LayerNorm (with or without its bias) or RMSNorm (x / RMS(x) · g, which has none)."""
+    one_of("normalization", kind, sorted(NORMALIZATIONS))
+    if kind == "layer":
+        return nn.LayerNorm(d_model, eps, bias=bias)
+    return nn.RMSNorm(d_model, eps)
 
 
 class TransformerBlock(nn.Module):
@@ -48,22 +85,32 @@ class TransformerBlock(nn.Module):
     eps=1e-5, causal=False, cross_attention=False)``.
 
     An encoder block is the default; ``causal=True`` makes a decoder-only (GPT) block;
-    ``causal=True, cross_attention=True`` an encoder-decoder's decoder block."""
+    ``causal=True, cross_attention=True`` an encoder-decoder's decoder block. Keyword-only,
+    for chapter 14: ``normalization`` ("layer" or "rms"), ``bias``, and ``attention``, a dict of
+    ``MultiHeadAttention``'s options (``num_kv_heads``, ``rope_base``, ``alibi``, ``window``)
+    for the self-attention."""
 
     def __init__(self, d_model: int, heads: int, d_ff: int, dropout: float = 0.0,
                  norm: str = "pre", activation: str = "relu", eps: float = 1e-5,
-                 causal: bool = False, cross_attention: bool = False):
+                 causal: bool = False, cross_attention: bool = False, *,
+                 normalization: str = "layer", bias: bool = True,
+                 attention: dict | None = None):
         super().__init__()
         one_of("norm", norm, ("pre", "post"))
+        one_of("activation", activation, sorted(ACTIVATIONS) + ["swiglu"])
         positive("eps", eps)
-        self.self_attention = MultiHeadAttention(d_model, heads, dropout)
-        self.cross_attention = MultiHeadAttention(d_model, heads, dropout) if cross_attention \
-            else None
-        self.ffn = FeedForward(d_model, d_ff, dropout, activation)
-        self.norm1, self.norm2 = nn.LayerNorm(d_model, eps), nn.LayerNorm(d_model, eps)
+        self.self_attention = MultiHeadAttention(d_model, heads, dropout, bias,
+                                                 **(attention or {}))
+        self.cross_attention = MultiHeadAttention(d_model, heads, dropout, bias) \
+            if cross_attention else None
+        self.ffn = GatedFeedForward(d_model, d_ff, dropout, bias) if activation == "swiglu" \
+            else FeedForward(d_model, d_ff, dropout, activation, bias)
+        self.norm1, self.norm2 = (normalization_layer(normalization, d_model, eps, bias)
+                                  for _ in range(2))
         self.drop1, self.drop2 = nn.Dropout(dropout), nn.Dropout(dropout)
         if cross_attention:
-            self.norm3, self.drop3 = nn.LayerNorm(d_model, eps), nn.Dropout(dropout)
+            self.norm3 = normalization_layer(normalization, d_model, eps, bias)
+            self.drop3 = nn.Dropout(dropout)
         self.pre, self.causal = norm == "pre", causal
 
     def _sublayer(self, x, norm, drop, branch):

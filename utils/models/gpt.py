@@ -7,6 +7,12 @@ Generating token t+1 needs the keys and values of positions 0..t in every layer.
 cache they are recomputed from scratch at every step; the cache (one ``KVCache`` per block,
 filled by ``MultiHeadAttention``) keeps them, so each step only projects the newest position.
 Like every model of the book, ``forward`` returns ``(output, attention weights or None)``.
+
+Chapter 14 builds the decoders of today's open models from the same class, by configuration:
+``positions`` ("learned", "sinusoidal", "rope", "alibi" or "none"), ``kv_heads``
+(grouped-query attention), ``window`` (sliding-window attention), ``normalization="rms"``,
+``activation="swiglu"`` and ``bias=False`` — ``GPTConfig.llama(...)`` sets the last three, and
+``utils.models.llama.gpt_from_llama`` copies the weights of a ``transformers`` Llama or Mistral.
 Shapes: B batch, T positions, E width, H heads, D = E / H, V vocab.
 """
 from __future__ import annotations
@@ -17,8 +23,9 @@ import torch
 from torch import nn
 
 from ..attention import KVCache
-from ..validation import config_fields, divisible, token_ids, whole_number
-from .blocks import TransformerStack
+from ..validation import config_fields, divisible, one_of, token_ids, whole_number
+from .blocks import TransformerStack, normalization_layer
+from .positional import sinusoidal_positions
 
 
 @dataclass
@@ -30,10 +37,35 @@ class GPTConfig:
     d_ff: int = 512
     max_len: int = 256
     dropout: float = 0.1
+    positions: str = "learned"
+    kv_heads: int | None = None
+    window: int | None = None
+    rope_base: float = 10000.0
+    normalization: str = "layer"
+    activation: str = "relu"
+    bias: bool = True
+    eps: float = 1e-5
 
     def __post_init__(self):
         config_fields(self)
         divisible("d_model", self.d_model, "heads", self.heads)
+        one_of("positions", self.positions, POSITIONS)
+
+    @classmethod
+    def llama(cls, vocab: int, **kwargs) -> "GPTConfig":
+        """The block of Llama and Mistral: rotary positions, RMSNorm, SwiGLU, no biases, no
+        dropout (any field can still be given)."""
+        return cls(vocab, **{"positions": "rope", "normalization": "rms", "activation": "swiglu",
+                             "bias": False, "dropout": 0.0, **kwargs})
+
+    def attention_options(self) -> dict:
+        """The MultiHeadAttention options this configuration asks for."""
+        return {"num_kv_heads": self.kv_heads, "window": self.window,
+                "rope_base": self.rope_base if self.positions == "rope" else None,
+                "alibi": self.positions == "alibi"}
+
+
+POSITIONS = ("learned", "sinusoidal", "rope", "alibi", "none")
 
 
 class GPT(nn.Module):
@@ -41,13 +73,18 @@ class GPT(nn.Module):
         super().__init__()
         self.config = c = config
         self.embed = nn.Embedding(c.vocab, c.d_model)
-        self.positions = nn.Embedding(c.max_len, c.d_model)
+        # positions added to the tokens (chapter 7); rope and alibi live inside the attention
+        self.positions = nn.Embedding(c.max_len, c.d_model) if c.positions == "learned" else None
         self.drop = nn.Dropout(c.dropout)
         self.blocks = TransformerStack(c.layers, c.d_model, c.heads, c.d_ff, c.dropout, "pre",
-                                       causal=True)
-        self.norm, self.out = nn.LayerNorm(c.d_model), nn.Linear(c.d_model, c.vocab)
+                                       c.activation, c.eps, causal=True,
+                                       normalization=c.normalization, bias=c.bias,
+                                       attention=c.attention_options())
+        self.norm = normalization_layer(c.normalization, c.d_model, c.eps, c.bias)
+        self.out = nn.Linear(c.d_model, c.vocab, bias=c.bias)
         for embedding in (self.embed, self.positions):
-            nn.init.normal_(embedding.weight, std=0.02)
+            if embedding is not None:
+                nn.init.normal_(embedding.weight, std=0.02)
 
     def new_cache(self) -> list[KVCache]:
         """An empty key-value cache: one ``KVCache`` per block."""
@@ -62,9 +99,13 @@ class GPT(nn.Module):
                              f"got {len(cache)}: make it with new_cache()")
         start = 0 if cache is None else len(cache[0])
         end = start + tokens.shape[1]
-        if end > self.config.max_len:
-            raise ValueError(f"positions up to {end} exceed max_len = {self.config.max_len}")
-        x = self.embed(tokens) + self.positions(torch.arange(start, end, device=tokens.device))
+        x = self.embed(tokens)                                                 # (B, T, E)
+        if self.positions is not None:
+            if end > self.config.max_len:
+                raise ValueError(f"positions up to {end} exceed max_len = {self.config.max_len}")
+            x = x + self.positions(torch.arange(start, end, device=tokens.device))
+        elif self.config.positions == "sinusoidal":
+            x = x + sinusoidal_positions(end, self.config.d_model, device=x.device)[start:]
         x, _ = self.blocks(self.drop(x), caches=cache)
         return self.out(self.norm(x)), None
 
@@ -80,7 +121,7 @@ class GPT(nn.Module):
         if not (temperature >= 0 and temperature != float("inf")):
             raise ValueError(f"temperature must be finite and >= 0 (0 = greedy), got {temperature}; "
                              "a negative one would sample from the reversed distribution")
-        if prompt.shape[1] + steps > self.config.max_len:
+        if self.positions is not None and prompt.shape[1] + steps > self.config.max_len:
             raise ValueError(f"prompt of {prompt.shape[1]} tokens + {steps} steps exceeds "
                              f"max_len = {self.config.max_len}")
         tokens, cache = prompt, self.new_cache() if use_cache else None
