@@ -1030,8 +1030,18 @@ def _cast(result, dtype):
     return result
 
 
+def _rotate(x, positions, base):
+    D = x.shape[-1]
+    theta = 1.0 / base ** (torch.arange(0, D, 2, dtype=torch.float32) / D)
+    angle = positions.float().unsqueeze(-1) * theta
+    first, second = x.chunk(2, dim=-1)
+    return torch.cat([first * angle.cos() - second * angle.sin(),
+                      first * angle.sin() + second * angle.cos()], dim=-1).to(x.dtype)
+
+
 def _float_solutions():
-    from utils.checks import (check_attention_entropy, check_combine_partials,
+    from utils.checks import (check_attention_entropy, check_combine_partials, check_repeat_kv,
+                              check_rotary,
                               check_head_outputs, check_max_pool,
                               check_scaled_attention, check_softmax_jacobian, check_top_k_logits, check_torch_mha,
                               check_unpatchify)
@@ -1057,6 +1067,8 @@ def _float_solutions():
         "unpatchify": (check_unpatchify, from_patches),
         "max_pool": (check_max_pool, max_pooling),
         "top_k_logits": (check_top_k_logits, top_k),
+        "rotary": (check_rotary, _rotate),
+        "repeat_kv": (check_repeat_kv, lambda x, H: x.repeat_interleave(H // x.shape[1], dim=1)),
     }
 
 
@@ -1083,6 +1095,8 @@ def _book_answers():
     from utils.attention import (AdditiveAttention, KVCache, MultiHeadAttention,
                                  attention_entropy, causal_mask, masked_softmax,
                                  scaled_dot_product_attention)
+    from utils.attention.relative import apply_rotary, rotary_cos_sin
+    from utils.attention.scaled import _share_key_value_heads
     from utils.attention.tiled import tiled_attention
     from utils.checks.bert import wordpiece
     from utils.checks.generation import _top_k_reference
@@ -1151,6 +1165,12 @@ def _book_answers():
                                                     "utils.checks.bert.wordpiece"),
         "top_k_logits (the checker's own reference)": (checks.check_top_k_logits,
                                                        _top_k_reference, "_top_k_reference"),
+        "rotary": (checks.check_rotary, lambda x, p, base: apply_rotary(
+            x, *(t.to(x.dtype) for t in rotary_cos_sin(p, x.shape[-1], base))), "rotary_cos_sin"),
+        "repeat_kv": (checks.check_repeat_kv, lambda x, H: _share_key_value_heads(
+            x.new_zeros(x.shape[0], H, 1, 1), x, x)[1], "_share_key_value_heads"),
+        "window_mask": (checks.check_window_mask, lambda L, w: causal_mask(L, window=w),
+                        "causal_mask"),
     }
 
 

@@ -12,6 +12,7 @@ from .core import CheckResult
 from .decoding import check_beam_search
 from .efficient import check_combine_partials, check_online_softmax_update
 from .generation import check_cache_write, check_top_k_logits
+from .modern import check_repeat_kv, check_rotary, check_window_mask
 from .multihead import check_head_outputs, check_torch_mha
 from .recurrent import check_last_valid_state, check_token_accuracy
 from .sampling import check_gumbel_max, check_leave_one_out_baseline, check_reinforce_k_loss
@@ -24,7 +25,7 @@ __all__ = ["CheckResult", "check_additive_scores", "check_alignment_hits",
            "check_causal_mask", "check_combine_partials", "check_dot_product_attention", "check_gumbel_max",
            "check_head_outputs", "check_last_valid_state", "check_leave_one_out_baseline",
            "check_local_p_weights", "check_location_weights", "check_masked_softmax",
-           "check_max_pool", "check_online_softmax_update", "check_reinforce_k_loss", "check_scaled_attention",
+           "check_max_pool", "check_repeat_kv", "check_rotary", "check_window_mask", "check_online_softmax_update", "check_reinforce_k_loss", "check_scaled_attention",
            "check_sinusoidal_positions",
            "check_softmax_jacobian", "check_token_accuracy", "check_top_k_logits",
            "check_torch_mha", "check_unpatchify", "check_wordpiece"]
