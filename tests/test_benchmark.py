@@ -44,3 +44,13 @@ def test_notebook_seconds_executes_a_copy(tmp_path):
     assert notebook_seconds(path) > 0
     assert (tmp_path / "ran.txt").read_text() == "1"          # ran in the notebook's folder
     assert not nbformat.read(path, as_version=4).cells[0].outputs   # the file is untouched
+
+
+def test_chapter_14_measurements_run_on_small_sizes():
+    from utils.measure import kv_heads_decode_speed, window_attention_speed
+
+    decode = kv_heads_decode_speed((1, 2), prompt_length=8, steps=2, rounds=1, d_model=16,
+                                   heads=2)
+    assert set(decode) == {1, 2} and all(s > 0 for s in decode.values())
+    window = window_attention_speed(L=64, window=8, block=16, E=8, rounds=1)
+    assert set(window) == {"full", "window", "ratio"} and window["ratio"] > 0

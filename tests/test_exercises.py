@@ -9,7 +9,8 @@ from utils.sphinx_book import KINDS, chapter_exercises
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
-CHECKER_TESTS = (ROOT / "tests" / "test_checks.py").read_text(encoding="utf-8")
+CHECKER_TESTS = "\n".join(p.read_text(encoding="utf-8")
+                          for p in sorted((ROOT / "tests").glob("test_checks*.py")))
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)

@@ -107,7 +107,7 @@ def test_write_refuses_chapters_and_non_empty_folders(tmp_path, root):
 def test_real_chapters(tmp_path, root):
     written = write_student_edition(tmp_path / "edition")
     chapters = sorted((root / "chapters").glob("[0-9][0-9]_*.ipynb"))
-    assert [p.name for p in written] == [p.name for p in chapters] and len(chapters) == 13
+    assert [p.name for p in written] == [p.name for p in chapters] and len(chapters) == 14
     for student_path, chapter_path in zip(written, chapters):
         student = nbformat.read(student_path, as_version=4)
         original = nbformat.read(chapter_path, as_version=4)

@@ -1,8 +1,9 @@
 """The book's budgets, measured: ``python -m utils.benchmark`` prints one table.
 
 Each chapter's execution time and the total, the time to rebuild the site, the speed of the
-book's multi-head attention against PyTorch's, the key-value cache's speed-up and the memory of
-ordinary against tiled attention (the measurements themselves live in ``utils.measure``).
+book's multi-head attention against PyTorch's, the key-value cache's speed-up, the memory of
+ordinary against tiled attention, and chapter 14's decoding time with fewer key-value heads and
+the time of sliding-window attention (the measurements themselves live in ``utils.measure``).
 Tests never time anything; this command does.
 """
 from __future__ import annotations
@@ -15,7 +16,8 @@ from pathlib import Path
 
 import torch
 
-from .measure import ATTENTION_METHODS, attention_peak_memory_mib, kv_cache_speed, multihead_speed
+from .measure import (ATTENTION_METHODS, attention_peak_memory_mib, kv_cache_speed,
+                      kv_heads_decode_speed, multihead_speed, window_attention_speed)
 
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,6 +63,8 @@ def main(argv=None) -> int:
                         help="torch threads (default: the book's pinned setting)")
     parser.add_argument("--skip-notebooks", action="store_true",
                         help="do not execute the chapters (they take about 12 minutes)")
+    parser.add_argument("--notebook", action="append", default=None, metavar="NAME",
+                        help="execute only this notebook (e.g. 14_modern_attention; repeatable)")
     parser.add_argument("--skip-site", action="store_true", help="do not time the site build")
     args = parser.parse_args(argv)
     from utils.setup import BOOK_THREADS
@@ -72,12 +76,17 @@ def main(argv=None) -> int:
     if not args.skip_notebooks:
         total = 0.0
         notebooks = sorted((ROOT / "chapters").glob("*.ipynb"))
+        if args.notebook:
+            notebooks = [p for p in notebooks if p.stem in args.notebook or p.name in args.notebook]
+            if not notebooks:
+                parser.error(f"no notebook named {args.notebook} in chapters/")
         for path in notebooks:
             seconds = notebook_seconds(path)
             total += seconds
             _row(f"execute {path.name}", f"{seconds:.0f} s", f"≤ {TARGETS['chapter']:.0f} s")
-        _row(f"execute all {len(notebooks)} notebooks", f"{total:.0f} s",
-             f"≤ {TARGETS['all chapters']:.0f} s")
+        if not args.notebook:
+            _row(f"execute all {len(notebooks)} notebooks", f"{total:.0f} s",
+                 f"≤ {TARGETS['all chapters']:.0f} s")
     if not args.skip_site:
         _row("rebuild the site with nothing changed (jupyter-book build)",
              f"{site_rebuild_seconds():.1f} s", f"≤ {TARGETS['rebuild']:.0f} s")
@@ -93,6 +102,11 @@ def main(argv=None) -> int:
         _row(f"peak memory naive / tiled attention, L = {L} "
              f"({mib['naive']:.1f} / {mib['tiled']:.1f} MiB)",
              f"{mib['naive'] / mib['tiled']:.0f}×")
+    decode = kv_heads_decode_speed()
+    _row("time per generated token, 1 / 8 key-value heads (1,024 cached)",
+         f"{decode[1] / decode[8]:.2f}×")
+    window = window_attention_speed()
+    _row("tiled attention time, window of 128 / full causal, L = 4096", f"{window['ratio']:.2f}×")
     return 0
 
 

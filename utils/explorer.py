@@ -219,7 +219,8 @@ class AttentionExplorer:
             weights = first._arrays[0].mean(0)                                   # (T, S)
             ax = plot_attention(weights, [str(s) for s in first.sources],
                                 [str(t) for t in first.targets],
-                                title=f"{first.name}: {list(first.weights)[0]}")
+                                title=f"{first.name}: {list(first.weights)[0]}",
+                                xlabel=self.source_label, ylabel=self.target_label)
             fig = ax.figure
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", bbox_inches="tight", metadata={"Software": None})

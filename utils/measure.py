@@ -76,6 +76,55 @@ def kv_cache_speed(model=None, prompt_length: int = 32, steps: int = 256,
     return {**seconds, "speedup": seconds["uncached"] / seconds["cached"]}
 
 
+def decode_seconds_per_token(models: dict, prompt_length: int = 1024, steps: int = 16,
+                             rounds: int = 3) -> dict:
+    """Seconds per generated token of each model (``GPT``s), greedy, with the key-value cache
+    filled by a random prompt first (not timed); the models take turns, round after round."""
+    prompt = torch.randint(next(iter(models.values())).config.vocab, (1, prompt_length),
+                           generator=torch.Generator().manual_seed(0))
+    times = {name: [] for name in models}
+    with torch.no_grad():
+        for _ in range(rounds):
+            for name, model in models.items():
+                model.eval()
+                cache = model.new_cache()
+                logits, _ = model(prompt, cache)
+                start = time.perf_counter()
+                for _ in range(steps):
+                    logits, _ = model(logits[:, -1:].argmax(-1), cache)
+                times[name].append((time.perf_counter() - start) / steps)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def kv_heads_decode_speed(kv_heads=(1, 8), prompt_length: int = 1024, steps: int = 16,
+                          rounds: int = 3, d_model: int = 512, heads: int = 8) -> dict:
+    """Seconds per generated token of chapter 14's random Llama-style decoders (2 layers) with
+    each number of key-value heads, after ``prompt_length`` cached positions."""
+    from utils.models.gpt import GPT, GPTConfig
+
+    models = {}
+    for kv in kv_heads:
+        torch.manual_seed(0)
+        models[kv] = GPT(GPTConfig.llama(103, d_model=d_model, heads=heads, layers=2,
+                                         d_ff=2 * d_model, kv_heads=kv))
+    return decode_seconds_per_token(models, prompt_length, steps, rounds)
+
+
+def window_attention_speed(L: int = 4096, window: int = 128, block: int = 128, E: int = 64,
+                           rounds: int = 3) -> dict:
+    """Seconds of tiled causal attention over L positions (one head, width E) without and with
+    a sliding window (chapter 14), interleaved, and their ratio window / full."""
+    from utils.attention import tiled_attention
+
+    generator = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(1, 1, L, E, generator=generator) for _ in range(3))
+    with torch.no_grad():
+        seconds = interleaved_seconds(
+            {"full": lambda: tiled_attention(q, k, v, True, block),
+             "window": lambda: tiled_attention(q, k, v, True, block, window)}, rounds, warmup=1)
+    return {**seconds, "ratio": seconds["window"] / seconds["full"]}
+
+
 ATTENTION_METHODS = ("naive", "tiled", "pytorch")
 
 

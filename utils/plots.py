@@ -42,10 +42,12 @@ def plot_history(histories: dict, ax=None):
 
 
 def plot_attention(weights, src_tokens, tgt_tokens, ax=None, title: str | None = None,
-                   colorbar: bool = True, colorbar_label: str = "attention weight"):
+                   colorbar: bool = True, colorbar_label: str = "attention weight",
+                   xlabel: str = "source (English)", ylabel: str = "target (German)"):
     """Heatmap of attention weights (T, S): row t shows where target token t looks.
 
-    Source tokens label the columns (x axis), target tokens the rows (y axis). The colour scale
+    Source tokens label the columns (x axis), target tokens the rows (y axis); the axis labels
+    default to the translation chapters' (English source, German target). The colour scale
     runs from 0 to 1, the range of a weight, so that maps can be compared.
     """
     weights = weights.detach().cpu().numpy() if torch.is_tensor(weights) else np.asarray(weights)
@@ -58,8 +60,8 @@ def plot_attention(weights, src_tokens, tgt_tokens, ax=None, title: str | None =
     image = ax.imshow(weights, cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto")
     ax.set_xticks(range(len(src_tokens)), src_tokens, rotation=90)
     ax.set_yticks(range(len(tgt_tokens)), tgt_tokens)
-    ax.set_xlabel("source (English)")
-    ax.set_ylabel("target (German)")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.grid(False)
     if title:
         ax.set_title(title)

@@ -90,8 +90,10 @@ class GPT(nn.Module):
         """An empty key-value cache: one ``KVCache`` per block."""
         return [KVCache() for _ in self.blocks]
 
-    def forward(self, tokens: torch.Tensor, cache: list[KVCache] | None = None):
-        """tokens (B, T) -> logits (B, T, V), None. With a ``cache`` (from ``new_cache``) the
+    def forward(self, tokens: torch.Tensor, cache: list[KVCache] | None = None,
+                need_weights: bool = False):
+        """tokens (B, T) -> logits (B, T, V) and None, or with ``need_weights`` each block's
+        attention weights, a list of (B, H, T, S). With a ``cache`` (from ``new_cache``) the
         tokens continue the positions it holds, and their keys and values are appended to it."""
         token_ids("tokens", tokens)
         if cache is not None and len(cache) != len(self.blocks):
@@ -106,8 +108,8 @@ class GPT(nn.Module):
             x = x + self.positions(torch.arange(start, end, device=tokens.device))
         elif self.config.positions == "sinusoidal":
             x = x + sinusoidal_positions(end, self.config.d_model, device=x.device)[start:]
-        x, _ = self.blocks(self.drop(x), caches=cache)
-        return self.out(self.norm(x)), None
+        x, weights = self.blocks(self.drop(x), caches=cache, need_weights=need_weights)
+        return self.out(self.norm(x)), weights if need_weights else None
 
     @torch.no_grad()
     def generate(self, prompt: torch.Tensor, steps: int, temperature: float = 1.0,
