@@ -217,9 +217,10 @@ class AttentionExplorer:
             ax.set_yticks([])
         elif fig is None:
             weights = first._arrays[0].mean(0)                                   # (T, S)
+            heads = " (mean of the heads)" if first._arrays[0].shape[0] > 1 else ""
             ax = plot_attention(weights, [str(s) for s in first.sources],
                                 [str(t) for t in first.targets],
-                                title=f"{first.name}: {list(first.weights)[0]}",
+                                title=f"{first.name}: {list(first.weights)[0]}{heads}",
                                 xlabel=self.source_label, ylabel=self.target_label)
             fig = ax.figure
         buffer = io.BytesIO()

@@ -21,7 +21,8 @@ for self-attention (queries and keys at the same positions):
   each shared by H / Hkv query heads (1 is multi-query attention, Shazeer 2019). k_proj and
   v_proj produce Hkv · D features, and the cache holds Hkv heads;
 * ``rope_base``: rotary position embeddings (Su et al., 2021) applied to queries and keys at
-  their positions (continuing the cache's), with this base (Llama: 10,000);
+  their positions (continuing the cache's), with this base (Llama 2: 10,000; Llama 3:
+  500,000);
 * ``alibi``: ALiBi's linear distance penalty per head (Press et al., 2022);
 * ``window``: with ``is_causal``, each query sees only its last ``window`` positions (Mistral).
 

@@ -8,9 +8,10 @@ not on where they stand.
 key at position p by the angle p·θ_i, with θ_i = base^(-2i/D) for pair i = 0 … D/2 - 1. A
 rotation by p·θ followed by a dot product with a key rotated by r·θ only sees the difference
 (p - r)·θ, so q·k depends on the offset alone. The pairs here are (i, i + D/2) — the two halves
-of the head — as in Llama and ``transformers``' ``rotate_half``; the paper pairs neighbours
-(2i, 2i + 1). The two differ by a fixed permutation of the coordinates, which the projections
-W_q and W_k absorb, so either is the same model.
+of the head — as in ``transformers``' ``rotate_half``; the paper and Meta's original Llama code
+pair neighbours (2i, 2i + 1). The two differ by a fixed permutation of the coordinates, which the
+projections W_q and W_k absorb (``transformers`` permutes them when converting Meta's
+checkpoints), so either is the same model.
 
 **ALiBi** (Press et al., 2022) adds -m_h · (i - j) to the score of query i and key j: a penalty
 growing linearly with distance, with a fixed slope m_h per head (a geometric sequence,

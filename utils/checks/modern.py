@@ -2,12 +2,14 @@
 query heads, and the sliding-window mask."""
 from __future__ import annotations
 
+import sys
+
 import torch
 
 from ..attention.masks import causal_mask
 from ..attention.relative import apply_rotary, rotary_cos_sin, rotate_half
 from ..attention.scaled import _share_key_value_heads
-from .core import _call, _diagnose, _Failed, _run, _tensor
+from .core import _call, _diagnose, _Failed, _forbidden, _run, _tensor
 
 
 def _rotated(x, positions, theta, sign=1.0, interleaved=False):
@@ -21,11 +23,20 @@ def _rotated(x, positions, theta, sign=1.0, interleaved=False):
     return torch.cat([first * cos - second * sin, first * sin + second * cos], dim=-1)
 
 
+def _forbid_transformers(*names):
+    """Also reject ``transformers``' Llama functions, if the student's session imported them
+    (importing the library here would cost every chapter seconds)."""
+    module = sys.modules.get("transformers.models.llama.modeling_llama")
+    if module is not None:
+        _forbidden.extend(getattr(module, n) for n in names if hasattr(module, n))
+
+
 @_run(forbid=(apply_rotary, rotary_cos_sin, rotate_half))
 def check_rotary(fn) -> str:
     """Check ``fn(x (..., L, D), positions (L,), base) -> (..., L, D)``: every pair
     (x_i, x_{i + D/2}) rotated by the angle position · base^(-2i/D)."""
     name = getattr(fn, "__name__", "your function")
+    _forbid_transformers("apply_rotary_pos_emb", "rotate_half")
     gen = torch.Generator().manual_seed(14)
     cases = [("a batch of heads", (2, 3, 5, 8), torch.arange(5), 10000.0, False),
              ("positions 10-16 (continuing a cache), base 100", (1, 1, 7, 4),
@@ -46,7 +57,7 @@ def check_rotary(fn) -> str:
         mistakes = [
             (_rotated(x, positions, theta, interleaved=True),
              "you rotated neighbouring pairs (x_2i, x_2i+1), as the paper writes it; this book "
-             "and Llama pair x_i with x_{i + D/2} (the two halves of the head)"),
+             "and transformers' Llama pair x_i with x_{i + D/2} (the two halves of the head)"),
             (_rotated(x, positions, theta, sign=-1.0),
              "the rotation goes the wrong way: (x₁, x₂) -> (x₁ cos − x₂ sin, x₁ sin + x₂ cos) "
              "for the halves x₁, x₂"),
@@ -64,7 +75,7 @@ def check_rotary(fn) -> str:
                              "here p = 10 … 16, not 0 … 6"))
         _diagnose(got, expected, mistakes, f"wrong rotation on {label}: pair (x_i, x_i+D/2) "
                   "turns by the angle p · base^(-2i/D)")
-    return f"{name} rotates queries and keys by their positions, as Llama does."
+    return f"{name} rotates queries and keys by their positions, as transformers' Llama does."
 
 
 @_run(forbid=(_share_key_value_heads,))
@@ -72,6 +83,7 @@ def check_repeat_kv(fn) -> str:
     """Check ``fn(x (B, Hkv, S, D), num_heads) -> (B, H, S, D)``: key-value head j serves the
     query heads j·g … j·g + g − 1, g = H / Hkv."""
     name = getattr(fn, "__name__", "your function")
+    _forbid_transformers("repeat_kv")
     gen = torch.Generator().manual_seed(41)
     cases = [("2 key-value heads for 8 query heads", (2, 2, 5, 4), 8),
              ("multi-query attention (1 key-value head, batch 1)", (1, 1, 3, 2), 4),

@@ -85,6 +85,10 @@ class GPT(nn.Module):
         for embedding in (self.embed, self.positions):
             if embedding is not None:
                 nn.init.normal_(embedding.weight, std=0.02)
+        if c.positions == "sinusoidal":
+            # the Transformer's recipe (chapter 9): token vectors of unit variance (std E^-½
+            # here, × √E in forward), as large as the sinusoids added to them
+            nn.init.normal_(self.embed.weight, std=c.d_model ** -0.5)
 
     def new_cache(self) -> list[KVCache]:
         """An empty key-value cache: one ``KVCache`` per block."""
@@ -102,6 +106,8 @@ class GPT(nn.Module):
         start = 0 if cache is None else len(cache[0])
         end = start + tokens.shape[1]
         x = self.embed(tokens)                                                 # (B, T, E)
+        if self.config.positions == "sinusoidal":
+            x = x * self.config.d_model ** 0.5
         if self.positions is not None:
             if end > self.config.max_len:
                 raise ValueError(f"positions up to {end} exceed max_len = {self.config.max_len}")
