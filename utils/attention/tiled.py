@@ -47,12 +47,15 @@ def tiled_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
         first_key = 0 if window is None else max(0, q0 - window + 1) // block_size * block_size
         for k0 in range(first_key, last_key, block_size):
             s = q @ key[..., k0:k0 + block_size, :].transpose(-2, -1)       # (..., bq, bk)
-            rows = torch.arange(q0, q0 + bq, device=s.device).unsqueeze(1)
-            cols = torch.arange(k0, k0 + s.shape[-1], device=s.device).unsqueeze(0)
-            if is_causal and k0 + s.shape[-1] > q0:                         # the diagonal block
-                s = s.masked_fill(cols > rows, float("-inf"))
-            if window is not None and k0 < q0 + bq - window:                # the window's edge
-                s = s.masked_fill(cols <= rows - window, float("-inf"))
+            diagonal = is_causal and k0 + s.shape[-1] > q0                  # the diagonal block
+            edge = window is not None and k0 < q0 + bq - window             # the window's edge
+            if diagonal or edge:
+                rows = torch.arange(q0, q0 + bq, device=s.device).unsqueeze(1)
+                cols = torch.arange(k0, k0 + s.shape[-1], device=s.device).unsqueeze(0)
+                if diagonal:
+                    s = s.masked_fill(cols > rows, float("-inf"))
+                if edge:
+                    s = s.masked_fill(cols <= rows - window, float("-inf"))
             m_new = torch.maximum(m, s.amax(dim=-1, keepdim=True))
             safe = torch.where(torch.isinf(m_new), torch.zeros_like(m_new), m_new)
             p = torch.exp(s - safe)                                         # (..., bq, bk)
