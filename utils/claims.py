@@ -192,6 +192,30 @@ def claim(value, stated: str, *, measured: str | None = None) -> None:
                  if measured else "The sentence beside it does not hold for your run."))
 
 
+def claim_that(condition, sentence: str | None = None) -> None:
+    """A statement of the prose that is not a number ("the longest bucket is the worst", "the
+    verb attends to its English verb"), checked like ``claim``: under the tests a false one
+    fails and names ``sentence`` (by default the line of code that called it); a reader gets a
+    note and the notebook goes on."""
+    held = bool(condition)
+    if sentence is None:
+        import linecache
+
+        caller = sys._getframe(1)
+        sentence = linecache.getline(caller.f_code.co_filename, caller.f_lineno).strip()
+    _log(1.0 if held else 0.0, "that: " + sentence)
+    if held:
+        return
+    mode = os.environ.get(REPORT_ENV, "")
+    if mode == "strict":
+        raise AssertionError(f"The text says: {sentence} — but this run disagrees.")
+    if mode == "report":
+        print(f"STALE CLAIM: the text says: {sentence} — this run disagrees", file=sys.stderr)
+    else:
+        print(f"Note: the text says: {sentence} — your run disagrees. Runs differ with the "
+              "processor and the seed; the sentence describes the book's runs.")
+
+
 def your_run(value, stated: str, *, measured: str, what: str) -> None:
     """A visible line for a chapter's headline result: the reader's value against the book's
     band, e.g. "Your run: greedy accuracy on the longest sentences 78.4 % — the book's range
@@ -214,7 +238,7 @@ def _log(number: float, stated: str) -> None:
         import json
 
         entry = {"stated": stated, "value": number}
-        frame = sys._getframe(2)  # claim()'s caller (your_run adds one more frame)
+        frame = sys._getframe(2)  # claim()'s or claim_that()'s caller (your_run adds a frame)
         if frame.f_code.co_name == "your_run":
             frame = frame.f_back
         try:  # in a notebook: which cell, and which line of it

@@ -156,7 +156,9 @@ class AttentionExplorer:
             f'data-index="{j}" tabindex="0" role="button" aria-pressed="{str(j == 0).lower()}">'
             f'{html.escape(str(t))}</span>' for j, t in enumerate(example.targets))
         sources = "".join(
-            f'<span class="ae-token{" ae-light" if w > 0.55 else ""}" data-role="source" '
+            # No colour class here: the script colours every source when it starts, so the
+            # stored HTML's words do not depend on which side of a threshold a weight fell.
+            f'<span class="ae-token" data-role="source" '
             f'data-index="{i}" data-weight="{w:.4f}"><span>{html.escape(str(s))}</span>'
             f'<small class="ae-w">{w:.2f}</small></span>' for i, (s, w) in enumerate(
                 zip(example.sources, row)))

@@ -170,6 +170,43 @@ class ExerciseTable(SphinxDirective):
         return [container]
 
 
+def stored_machine(path: Path) -> dict:
+    """The settings ``setup_book()`` returned when the notebook's stored outputs were computed
+    (its first code cell's output): seed, threads, torch, kernels and, since the outputs are
+    computed with it, cpu. Empty when the notebook has no stored output there."""
+    import ast
+
+    cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
+    first = next((c for c in cells if c.get("cell_type") == "code"), {})
+    for output in first.get("outputs", []):
+        text = "".join(output.get("data", {}).get("text/plain", ""))
+        try:
+            settings = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            continue
+        if isinstance(settings, dict):
+            return settings
+    return {}
+
+
+class StoredMachines(SphinxDirective):
+    """``{stored-machines}``: for each chapter, the processor, kernels and PyTorch its stored
+    outputs were computed with."""
+
+    def run(self):
+        chapters = Path(self.env.srcdir) / "chapters"
+        lines = ["| Chapter | Processor | Kernels | PyTorch | Threads |", "|---|---|---|---|---|"]
+        for path in sorted(chapters.glob("[0-9][0-9]_*.ipynb")):
+            self.env.note_dependency(str(path))
+            found = stored_machine(path)
+            lines.append(f"| {{doc}}`{path.stem}` | {found.get('cpu', 'not recorded')} | "
+                         f"{found.get('kernels', '?')} | {found.get('torch', '?')} | "
+                         f"{found.get('threads', '?')} |")
+        container = nodes.container(classes=["stored-machines"])
+        self.state.nested_parse(StringList(lines), self.content_offset, container)
+        return [container]
+
+
 LAUNCH_DEFAULTS = {"binderhub_url": "https://mybinder.org",
                    "colab_url": "https://colab.research.google.com"}
 
@@ -224,5 +261,6 @@ def setup(app):
     app.connect("build-finished", copy_mathjax)
     app.connect("doctree-read", note_stored_execution)
     app.add_directive("exercise-table", ExerciseTable)
+    app.add_directive("stored-machines", StoredMachines)
     app.connect("html-page-context", drop_duplicate_scripts, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
