@@ -124,3 +124,13 @@ def test_nbval_applies_the_declared_tolerance(tmp_path, now, tolerance, passes):
     assert (done.returncode == 0) == passes, done.stdout[-2000:]
     if not passes and tolerance and "80.9" in now:
         assert "Beyond the declared tolerance: number 1 moved from 78.4 to 80.9" in done.stdout
+
+
+def test_every_ignored_output_says_why_it_varies():
+    """An output left out of the comparison is one no tolerance describes (timings, samples of a
+    trained model, the machine's name): the cell says which, in its metadata."""
+    for path in sorted(CHAPTERS.glob("*.ipynb")):
+        for number, cell in enumerate(json.loads(path.read_text(encoding="utf-8"))["cells"]):
+            if "nbval-ignore-output" in cell.get("metadata", {}).get("tags", []):
+                assert len(cell["metadata"].get("varies", "")) > 20, \
+                    f"{path.name}, cell {number}: say in metadata 'varies' why it is ignored"

@@ -23,7 +23,9 @@ import os
 import re
 from pathlib import Path
 
-NUMBER = re.compile(r"(?<![\w.])[-−+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?"
+# A number, with its sign; a ">" written against it (">300": a count that never reached its
+# level within a budget of 300) belongs to it, so a censored count compares with a counted one.
+NUMBER = re.compile(r"(?<![\w.])(?:>(?=\d))?[-−+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?"
                     r"(?![\w]|\.\d)")
 
 
@@ -33,7 +35,7 @@ def split_numbers(text: str, with_percent: bool = False) -> tuple:
     (a table's padding) not at all. With ``with_percent``, also a list saying which numbers are
     percentages (written "78.4%" or "78.4 %")."""
     matches = list(NUMBER.finditer(text))
-    numbers = [float(m[0].replace(",", "").replace("−", "-")) for m in matches]
+    numbers = [float(m[0].lstrip(">").replace(",", "").replace("−", "-")) for m in matches]
     template = re.sub(r"[ \t]+", " ", NUMBER.sub("#", text))
     template = "\n".join(line.strip(" ") for line in template.split("\n"))
     if not with_percent:

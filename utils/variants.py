@@ -229,6 +229,24 @@ def tolerances(args) -> int:
     return 0
 
 
+def other_kernels() -> str:
+    """A kernel setting that differs from this machine's own: AVX2 on an AVX-512 machine, the
+    portable kernels elsewhere."""
+    import torch
+
+    return "avx2" if torch.backends.cpu.get_cpu_capability() == "AVX512" else "default"
+
+
+def env(args) -> int:
+    """Shell lines that force a kernel setting: ``eval "$(python -m utils.variants env --other)"``
+    (what ``.ci/run`` does for its second pass)."""
+    name = other_kernels() if args.other else args.kernels
+    print(f"# kernels: {name}")
+    for key, value in KERNELS[name].items():
+        print(f"export {key}={value}")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -249,9 +267,12 @@ def main(argv=None) -> int:
     writer.add_argument("folders", nargs="+")
     writer.add_argument("--chapter", action="append")
     writer.add_argument("--write", action="store_true", help="into the chapters' metadata")
+    shell = commands.add_parser("env", help="export lines that force a kernel setting")
+    shell.add_argument("--kernels", choices=sorted(KERNELS), default="avx2")
+    shell.add_argument("--other", action="store_true", help="one that differs from the machine's")
     args = parser.parse_args(argv)
-    return {"run": run, "compare": compare, "bands": bands,
-            "tolerances": tolerances}[args.command](args)
+    return {"run": run, "compare": compare, "bands": bands, "tolerances": tolerances,
+            "env": env}[args.command](args)
 
 
 if __name__ == "__main__":
