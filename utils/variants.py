@@ -118,7 +118,8 @@ def compare(args) -> int:
 def propose_band(stated: str, values: list) -> tuple:
     """(band, measured) for a claim stated as ``stated`` that took ``values`` in the runs (the
     stated number itself is the stored run): the measured range, widened on each side by half
-    its width and rounded outwards to a step no larger than that width; (None, None) when every
+    its width and rounded outwards to a step no larger than that width, nor coarser than the
+    second significant digit, nor finer than the stated number's last digit; (None, None) when every
     run gave the stated number (a deterministic result stays a single number)."""
     from .claims import _read, canonical, holds
 
@@ -129,7 +130,9 @@ def propose_band(stated: str, values: list) -> tuple:
         return None, None
     low, high = min(shown), max(shown)
     spread = high - low
-    step = 10.0 ** math.floor(math.log10(spread)) if spread > 0 else 1.0
+    stated_decimals = len((canonical(stated).rstrip("%×").split(".") + [""])[1])
+    two_digits = 10.0 ** (math.floor(math.log10(max(abs(low), abs(high)))) - 1)
+    step = max(min(10.0 ** math.floor(math.log10(spread)), two_digits), 10.0 ** -stated_decimals)
     decimals = max(0, -int(round(math.log10(step))))
     pad = spread / 2
     band_low = math.floor((low - pad) / step) * step
@@ -204,9 +207,10 @@ def tolerances(args) -> int:
                         words.append(found["words"])
                     for key in largest:
                         largest[key] = max(largest[key], found[key])
-            if words:
-                print(f"{path.stem} cell {number}: WORDS {words[0][:300]}")
-            elif largest["percent"] or largest["other"]:
+            if words:  # a pair whose words differ adds nothing to the tolerance: listed
+                print(f"{path.stem} cell {number}: WORDS in {len(words)} pair(s): "
+                      f"{words[0][:300]}")
+            if largest["percent"] or largest["other"]:
                 wanted = {}
                 if largest["other"]:
                     wanted["atol"] = _round_up(2 * largest["other"])
