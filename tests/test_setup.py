@@ -61,3 +61,29 @@ def test_jupyter_lab_is_installed():
     jupyter = Path(sys.executable).parent / "jupyter"
     result = subprocess.run([str(jupyter), "lab", "--version"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_setup_names_the_processor():
+    from utils.setup import processor_name
+
+    name = setup_book()["cpu"]
+    assert name == processor_name() and isinstance(name, str) and name.strip()
+
+
+def test_the_status_page_reads_where_each_chapters_stored_outputs_came_from(root):
+    """The first cell's stored output is what setup_book() returned when the outputs were
+    computed: the status page lists its processor and kernels for every chapter."""
+    from utils.sphinx_book import stored_machine
+
+    for path in sorted((root / "chapters").glob("[0-9][0-9]_*.ipynb")):
+        found = stored_machine(path)
+        assert found.get("kernels") and found.get("cpu") and found.get("threads") == 1, path.name
+
+
+def test_a_seed_offset_shifts_every_seed_the_book_sets(monkeypatch):
+    """utils.variants runs a chapter as 'another seed' through this variable."""
+    seed_everything(3)
+    expected = torch.rand(1).item()
+    monkeypatch.setenv("ATTENTION_BOOK_SEED_OFFSET", "1")
+    seed_everything(2)
+    assert torch.rand(1).item() == expected
