@@ -153,10 +153,13 @@ def test_a_band_must_contain_its_measurement_and_not_be_wider_than_it_justifies(
 
 def test_your_run_shows_the_readers_value_against_the_band(monkeypatch, capsys):
     monkeypatch.delenv("ATTENTION_BOOK_CLAIMS", raising=False)
-    your_run(0.7843, "74–83 %", measured="75.9–81.3 %", what="greedy accuracy,")
-    assert capsys.readouterr().out == ("Your run: greedy accuracy, 78.4 % — the book's range "
+    your_run(0.7843, "74–83 %", measured="75.9–81.3 %", what="greedy accuracy")
+    assert capsys.readouterr().out == ("This run: greedy accuracy: 78.4 % — the book's range "
                                        "over seeds and machines: 74–83 % (inside)\n")
-    your_run(0.6, "74–83 %", measured="75.9–81.3 %", what="greedy accuracy,")
+    your_run(2.913, "1.8–4.4×", measured="2.50–3.73×", what="ratio")
+    assert "ratio: 2.91× — the book's range over seeds and machines: 1.8–4.4× (inside)" in \
+        capsys.readouterr().out
+    your_run(0.6, "74–83 %", measured="75.9–81.3 %", what="greedy accuracy")
     assert "60.0 % — the book's range over seeds and machines: 74–83 % (outside)" in \
         capsys.readouterr().out
 

@@ -217,17 +217,19 @@ def claim_that(condition, sentence: str | None = None) -> None:
 
 
 def your_run(value, stated: str, *, measured: str, what: str) -> None:
-    """A visible line for a chapter's headline result: the reader's value against the book's
-    band, e.g. "Your run: greedy accuracy on the longest sentences 78.4 % — the book's range
-    over seeds and machines: 74–83 % (inside)". Checked like ``claim``."""
+    """A visible line for a chapter's headline result: this run's value against the book's
+    band, e.g. "This run: greedy accuracy on the longest sentences: 78.4 % — the book's range
+    over seeds and machines: 74–83 % (inside)". On the website "this run" is the book's stored
+    run; in a reader's notebook, the reader's. Checked like ``claim``."""
     number = _number(value)
     precise = max(band(stated) or (stated,),
                   key=lambda e: len((canonical(e).rstrip("%×").split(".") + [""])[1]))
     decimals = len((canonical(precise).rstrip("%×").split(".") + [""])[1])
     unit = "%" if canonical(stated).endswith("%") else ("×" if stated.endswith("×") else "")
-    shown = f"{100 * number if unit == '%' else number:.{decimals + 1}f}" + (f" {unit}" if unit else "")
+    space = " " if re.search(r"\s[%×]$", stated.strip()) else ""
+    shown = f"{100 * number if unit == '%' else number:.{decimals + 1}f}" + space + unit
     inside = holds(number, stated)[0] if not math.isnan(number) else False
-    print(f"Your run: {what} {shown} — the book's range over seeds and machines: {stated} "
+    print(f"This run: {what}: {shown} — the book's range over seeds and machines: {stated} "
           f"({'inside' if inside else 'outside'})")
     claim(number, stated, measured=measured)
 
