@@ -1,11 +1,10 @@
-"""Shared test set-up: quiet progress bars (also for nbval's kernels) and the repository root."""
-import os
+"""Shared test set-up: one torch thread per test process and the repository root. (Quiet progress
+bars and strict claims for nbval's kernels come from the plugin ``utils.outputs``, which
+pyproject.toml loads for every pytest run, including one of a single notebook.)"""
 from pathlib import Path
 
 import pytest
 
-# Set before any kernel starts, so stored notebook outputs (made quiet) match re-executions.
-os.environ["ATTENTION_BOOK_QUIET"] = "1"
 
 
 def pytest_configure(config):

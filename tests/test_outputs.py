@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from utils.outputs import adopt_within_tolerance, numeric_differences, split_numbers, within
+from utils.outputs import adopt_within_tolerance, differences, split_numbers, within
 
 CHAPTERS = Path(__file__).resolve().parent.parent / "chapters"
 
@@ -76,8 +76,9 @@ def test_outputs_within_tolerance_take_the_stored_text_and_others_keep_theirs():
     adopted, reason = adopt_within_tolerance(new, stored, {"atol": 0.005})
     assert adopted[0]["text"] == AMD and reason.startswith("number 3 moved from 95.1 to 94.8")
     assert adopted[1]["data"]["text/html"] == '<div data-weight="0.419">'
-    assert numeric_differences(stored, new) == "max |Δ| 1.2, of a percentage 1.7"
-    assert numeric_differences(stored, stored) is None
+    moved = differences(stored, new)
+    assert (round(moved["other"], 6), round(moved["percent"], 6), moved["words"]) == (1.2, 1.7, None)
+    assert differences(stored, stored) == {"percent": 0.0, "other": 0.0, "words": None}
 
 
 def test_every_declared_tolerance_says_why_and_is_a_number():

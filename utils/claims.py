@@ -91,6 +91,11 @@ def _read(text: str) -> float:
     return number / 100 if text.endswith("%") else number
 
 
+def decimals_of(text: str) -> int:
+    """How many decimals a written number has: "75.7 %" -> 1, "4×" -> 0."""
+    return len((canonical(text).rstrip("%×").split(".") + [""])[1])
+
+
 def band(stated: str):
     """(low, high, written form of the ends) of a stated range "74–83 %" (both ends included,
     at the written precision), or None for a single number."""
@@ -116,7 +121,7 @@ def holds(number: float, stated: str) -> tuple:
         computed = written_like(number, stated)
         return canonical(computed) == canonical(stated), computed
     low, high = ends
-    precise = max(ends, key=lambda e: len((canonical(e).rstrip("%×").split(".") + [""])[1]))
+    precise = max(ends, key=decimals_of)
     computed = written_like(number, precise)
     return _read(low) <= _read(computed) <= _read(high), computed
 
@@ -142,7 +147,7 @@ def _check_measured(stated: str, measured: str) -> None:
     if not _read(low) <= _read(seen_low) <= _read(seen_high) <= _read(high):
         raise ValueError(f"the band {stated} does not contain the spread measured for it, "
                          f"{measured}")
-    decimals = max(len((canonical(e).rstrip("%×").split(".") + [""])[1]) for e in ends)
+    decimals = max(decimals_of(e) for e in ends)
     step = 10 ** -decimals / (100 if canonical(low).endswith("%") else 1)
     width, spread = _read(high) - _read(low), _read(seen_high) - _read(seen_low)
     if width > 3 * spread + 2 * step + 1e-12:
@@ -222,9 +227,7 @@ def your_run(value, stated: str, *, measured: str, what: str) -> None:
     over seeds and machines: 74–83 % (inside)". On the website "this run" is the book's stored
     run; in a reader's notebook, the reader's. Checked like ``claim``."""
     number = _number(value)
-    precise = max(band(stated) or (stated,),
-                  key=lambda e: len((canonical(e).rstrip("%×").split(".") + [""])[1]))
-    decimals = len((canonical(precise).rstrip("%×").split(".") + [""])[1])
+    decimals = max(decimals_of(e) for e in (band(stated) or (stated,)))
     unit = "%" if canonical(stated).endswith("%") else ("×" if stated.endswith("×") else "")
     space = " " if re.search(r"\s[%×]$", stated.strip()) else ""
     shown = f"{100 * number if unit == '%' else number:.{decimals + 1}f}" + space + unit

@@ -166,16 +166,6 @@ def differences(stored, new) -> dict:
     return found
 
 
-def numeric_differences(stored, new) -> str | None:
-    """``differences`` in one line, or None when nothing moved."""
-    found = differences(stored, new)
-    if found["words"]:
-        return "WORDS: " + found["words"]
-    if not (found["percent"] or found["other"]):
-        return None
-    return f"max |Δ| {found['other']:.3g}, of a percentage {found['percent']:.3g}"
-
-
 # ----------------------------------------------------------------------- the pytest plugin
 def pytest_configure(config):
     """Before any kernel starts: strict claims, quiet progress bars, and nbval taught to read

@@ -4,16 +4,17 @@ Maintainers run every chapter under other settings and compare what comes out:
 
     python -m utils.variants run --out _build/variants/avx2 --kernels avx2
     python -m utils.variants run --out _build/variants/seed1 --seed-offset 1
-    python -m utils.variants compare _build/variants/avx2 _build/variants/seed1 ...
+    python -m utils.variants bands _build/variants/avx2 _build/variants/seed1
+    python -m utils.variants tolerances _build/variants/avx2 _build/variants/seed1 [--write]
 
-``run`` executes copies of the chapters (two at a time, one torch thread each) with
-ATEN_CPU_CAPABILITY forced (``--kernels``) and every seed shifted (``--seed-offset``, read by
-``utils.setup.seed_everything``), writes the executed notebooks into the folder and every claimed
-number into ``NN_slug.claims.jsonl`` beside them. ``compare`` lines the runs up against the
-stored notebooks in ``chapters/``: per claim, the stated text and each run's value; per output
-cell whose numbers moved, the largest absolute and relative difference, and the cells whose
-words or layout changed. Those spreads are what the bands in the prose (``claim(v, "74–83 %")``)
-and the tolerances declared on output cells (``utils.outputs``) are derived from.
+``run`` executes copies of the chapters (two at a time, one torch thread each) with the kernels
+forced (``--kernels``: PyTorch's, MKL's and oneDNN's together) and every seed shifted
+(``--seed-offset``, read by ``utils.setup.seed_everything``), and writes the executed notebooks
+into the folder and every claimed number, with its cell and line, into ``NN_slug.claims.jsonl``.
+``bands`` proposes for each claim that moved a range and the ``measured=`` spread it rests on
+(``claim(v, "74–83 %", measured="75.9–81.3 %")``); ``tolerances`` declares on each output cell
+whose numbers moved twice the largest change between any two runs (``utils.outputs``), and lists
+cells whose words moved; ``env`` prints the exports of a kernel setting (``.ci/run`` uses it).
 """
 from __future__ import annotations
 
@@ -85,43 +86,13 @@ def claims_of(folder: Path, stem: str) -> list:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def compare(args) -> int:
-    from .outputs import numeric_differences
-
-    import nbformat
-
-    folders = [Path(f) for f in args.folders]
-    for path in chapter_paths(args.chapter):
-        stored = nbformat.read(path, as_version=4)
-        print(f"## {path.stem}")
-        logs = [claims_of(f, path.stem) for f in folders]
-        for index, entry in enumerate(logs[0] if logs else []):
-            values = [log[index]["value"] if index < len(log) else None for log in logs]
-            print(f"claim {index:3d} {entry['stated']!r:>14}: " +
-                  "  ".join("-" if v is None else f"{v:.6g}" for v in values))
-        stored_cells = [c for c in stored.cells if c.cell_type == "code"]
-        for folder in folders:
-            run_path = folder / path.name
-            if not run_path.exists():
-                continue
-            cells = [c for c in nbformat.read(run_path, as_version=4).cells
-                     if c.cell_type == "code"]
-            for number, (ref, new) in enumerate(zip(stored_cells, cells)):
-                if "nbval-ignore-output" in ref.metadata.get("tags", []):
-                    continue
-                report = numeric_differences(ref.outputs, new.outputs)
-                if report:
-                    print(f"  cell {number:3d} [{folder.name}] {report}")
-    return 0
-
-
 def propose_band(stated: str, values: list) -> tuple:
     """(band, measured) for a claim stated as ``stated`` that took ``values`` in the runs (the
     stated number itself is the stored run): the measured range, widened on each side by half
     its width and rounded outwards to a step no larger than that width, nor coarser than the
     second significant digit, nor finer than the stated number's last digit; (None, None) when every
     run gave the stated number (a deterministic result stays a single number)."""
-    from .claims import _read, canonical, holds
+    from .claims import _read, canonical, decimals_of, holds
 
     unit = "%" if canonical(stated).endswith("%") else ("×" if canonical(stated).endswith("×") else "")
     scale = 100 if unit == "%" else 1
@@ -130,7 +101,7 @@ def propose_band(stated: str, values: list) -> tuple:
         return None, None
     low, high = min(shown), max(shown)
     spread = high - low
-    stated_decimals = len((canonical(stated).rstrip("%×").split(".") + [""])[1])
+    stated_decimals = decimals_of(stated)
     two_digits = 10.0 ** (math.floor(math.log10(max(abs(low), abs(high)))) - 1)
     step = max(min(10.0 ** math.floor(math.log10(spread)), two_digits), 10.0 ** -stated_decimals)
     decimals = max(0, -int(round(math.log10(step))))
@@ -261,9 +232,6 @@ def main(argv=None) -> int:
     runner.add_argument("--seed-offset", type=int, default=0)
     runner.add_argument("--jobs", type=int, default=2)
     runner.add_argument("--chapter", action="append", help="e.g. 01 or 01_fixed_context_bottleneck")
-    comparer = commands.add_parser("compare", help="claims and outputs of runs, side by side")
-    comparer.add_argument("folders", nargs="+")
-    comparer.add_argument("--chapter", action="append")
     proposer = commands.add_parser("bands", help="a band for every claim that moved")
     proposer.add_argument("folders", nargs="+")
     proposer.add_argument("--chapter", action="append")
@@ -275,7 +243,7 @@ def main(argv=None) -> int:
     shell.add_argument("--kernels", choices=sorted(KERNELS), default="avx2")
     shell.add_argument("--other", action="store_true", help="one that differs from the machine's")
     args = parser.parse_args(argv)
-    return {"run": run, "compare": compare, "bands": bands, "tolerances": tolerances,
+    return {"run": run, "bands": bands, "tolerances": tolerances,
             "env": env}[args.command](args)
 
 
