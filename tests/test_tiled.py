@@ -42,3 +42,23 @@ def test_errors():
         tiled_attention(torch.randn(3, 4), torch.randn(3, 4), torch.randn(3, 4), block_size=0)
     with pytest.raises(ValueError, match="width"):
         tiled_attention(torch.randn(3, 4), torch.randn(3, 5), torch.randn(3, 4))
+
+
+def test_a_query_with_no_key_gets_zeros_as_in_pytorch():
+    q, k, v = torch.randn(2, 3, 4), torch.randn(2, 0, 4), torch.randn(2, 0, 5)
+    got = tiled_attention(q, k, v, block_size=2)
+    torch.testing.assert_close(got, torch.zeros(2, 3, 5))
+    torch.testing.assert_close(got, torch.nn.functional.scaled_dot_product_attention(q, k, v))
+
+
+def test_gradients_equal_those_of_ordinary_attention():
+    g = torch.Generator().manual_seed(3)
+    args = [torch.randn(2, 19, 8, dtype=torch.float64, generator=g, requires_grad=True)
+            for _ in range(3)]
+    for causal in (False, True):
+        tiled = torch.autograd.grad(tiled_attention(*args, is_causal=causal, block_size=5).sum(),
+                                    args)
+        plain = torch.autograd.grad(
+            scaled_dot_product_attention(*args, is_causal=causal)[0].sum(), args)
+        for a, b in zip(tiled, plain):
+            torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-10)
