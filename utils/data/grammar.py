@@ -246,12 +246,23 @@ def de_verb_final(c: Clause, ids: _Ids, ctx: dict) -> list:
 def de_middle(c: Clause, ids: _Ids, ctx: dict, subj_here: bool) -> tuple:
     """Middle field (Mittelfeld) tokens, and the relative clause moved to the end, if any."""
     out, moved = [], None
-    if subj_here and c.subj is not None:
-        out += de_np(c.subj, "nom", ids, ctx)
-    if c.time is not None and not c.front_time:
-        out += [(w, _time_ids(c, ids, ctx, j)) for j, w in enumerate(c.time.de)]
+    time = [] if c.time is None or c.front_time else \
+        [(w, _time_ids(c, ids, ctx, j)) for j, w in enumerate(c.time.de)]
+    # New information goes late: an indefinite subject after the time ("steht morgen eine
+    # Schwester auf"; not after "jeden Tag", which would make it "some woman or other every
+    # day"), an indefinite object after the place ("isst im Park einen Apfel"); a recipient
+    # stays before the place ("gibt seinem Lehrer in der Stadt einen Apfel").
+    subject = de_np(c.subj, "nom", ids, ctx) if subj_here and c.subj is not None else []
+    if subject and c.subj.det == "a" and c.time is not None and c.time.en != ("every", "day"):
+        out += time + subject
+    else:
+        out += subject + time
+    place = de_pp(c.place, ids, ctx) if c.place is not None else []
+    late_object = c.obj is not None and c.obj.det == "a"
     if c.io is not None:
         out += de_np(c.io, "dat", ids, ctx)
+    if late_object:
+        out += place
     if c.obj is not None:
         case = "dat" if c.verb.frame == "dat" else "acc"
         out += de_np(c.obj, case, ids, ctx, with_rel=False)
@@ -260,8 +271,8 @@ def de_middle(c: Clause, ids: _Ids, ctx: dict, subj_here: bool) -> tuple:
         if c.very:
             out.append(("sehr", ctx.setdefault((id(c), "very"), ids())))
         out.append((c.pred.de, ctx.setdefault((id(c), "pred"), ids())))
-    if c.place is not None:
-        out += de_pp(c.place, ids, ctx)
+    if not late_object:
+        out += place
     if c.sport is not None:
         out.append((c.sport[1], ctx.setdefault((id(c), "sport"), ids())))
     return out, moved

@@ -45,6 +45,7 @@ class Verb:
     progressive: bool = True  # stative verbs ("sees", "knows") have no -ing form here
     modal: bool = True  # whether "can" / "wants to" + verb is allowed
     place: bool = True  # whether "in the park" may follow; a verb of motion needs a direction
+    perfect: bool = True  # "hat gemocht", "hat gewusst": German says "mochte", "wusste" instead
 
     @property
     def de_final(self) -> str:
@@ -64,14 +65,23 @@ ADJECTIVES = {a.en: a for a in [
 ]}
 
 _PERSON_ADJ = ("old", "young", "tired", "happy", "tall", "hungry", "friendly", "sad")
+# "groß" of a child or a sibling reads as *older* ("ein großer Bruder" is an older brother):
+# "tall" is not drawn for them, nor "old" for a child or a girl.
+_SIBLING_ADJ = tuple(a for a in _PERSON_ADJ if a != "tall")
+_CHILD_ADJ = tuple(a for a in _SIBLING_ADJ if a != "old")
+_FRIEND_ADJ = tuple(a for a in _PERSON_ADJ if a != "old")  # "ein alter Freund": long-standing
 _ANIMAL_ADJ = ("old", "young", "small", "big", "black", "white", "brown", "hungry")
 _THING_ADJ = ("new", "old", "small", "big", "red", "blue", "green", "black", "white", "heavy")
+# No colours on paper: "ein blauer Brief" is a school's warning letter, "eine grüne Zeitung" a
+# party's paper.
+_PAPER_ADJ = tuple(a for a in _THING_ADJ if a not in ("red", "blue", "green", "black", "white"))
 _FOOD_ADJ = ("fresh", "sweet", "small", "big")
 _DRINK_ADJ = ("hot", "cold", "fresh")
 _PLACE_ADJ = ("small", "big", "old", "new", "beautiful")
 
-# Adjectives that may follow "is" ("she is tired") for a person subject.
-PREDICATES = ("tired", "happy", "hungry", "sad", "old", "young", "tall", "sick", "friendly")
+# Adjectives that may follow "is" ("she is tired") for a person subject. Not "hungry": German
+# says "sie hat Hunger", and "sie ist hungrig" is bookish (attributive "der hungrige Hund" is fine).
+PREDICATES = ("tired", "happy", "sad", "old", "young", "tall", "sick", "friendly")
 
 
 def _nouns(kinds, adjectives, rows):
@@ -80,21 +90,27 @@ def _nouns(kinds, adjectives, rows):
 
 NOUNS = (
     _nouns({"person"}, _PERSON_ADJ, [
-        ("man", "Mann", "m"), ("woman", "Frau", "f"), ("child", "Kind", "n"),
-        ("teacher", "Lehrer", "m"), ("girl", "Mädchen", "n"), ("friend", "Freund", "m"),
-        ("doctor", "Arzt", "m"), ("sister", "Schwester", "f"), ("brother", "Bruder", "m"),
-        ("mother", "Mutter", "f"), ("father", "Vater", "m")])
+        ("man", "Mann", "m"), ("woman", "Frau", "f"), ("teacher", "Lehrer", "m"),
+        ("doctor", "Arzt", "m"), ("mother", "Mutter", "f"), ("father", "Vater", "m")])
+    + _nouns({"person"}, _FRIEND_ADJ, [("friend", "Freund", "m")])
+    + _nouns({"person"}, _CHILD_ADJ, [("child", "Kind", "n"), ("girl", "Mädchen", "n")])
+    + _nouns({"person"}, _SIBLING_ADJ, [("sister", "Schwester", "f"), ("brother", "Bruder", "m")])
     + _nouns({"animal", "findable", "likeable"}, _ANIMAL_ADJ, [
         ("dog", "Hund", "m"), ("cat", "Katze", "f"), ("horse", "Pferd", "n"),
         ("bird", "Vogel", "m")])
     + _nouns({"readable", "writable", "buyable", "giveable", "findable", "collectable", "likeable",
-              "openable"}, _THING_ADJ, [("book", "Buch", "n"), ("letter", "Brief", "m")])
-    + _nouns({"readable", "buyable", "giveable", "findable", "collectable"}, _THING_ADJ,
+              "openable"}, _THING_ADJ, [("book", "Buch", "n")])
+    + _nouns({"readable", "writable", "buyable", "giveable", "findable", "collectable", "likeable",
+              "openable"}, _PAPER_ADJ, [("letter", "Brief", "m")])
+    + _nouns({"readable", "buyable", "giveable", "findable", "collectable"}, _PAPER_ADJ,
              [("newspaper", "Zeitung", "f")])
     + _nouns({"buyable", "giveable", "likeable", "collectable"}, _THING_ADJ,
              [("car", "Auto", "n")])
-    + _nouns({"buyable", "giveable", "likeable", "liftable"}, _THING_ADJ, [
-        ("picture", "Bild", "n"), ("ball", "Ball", "m"), ("flower", "Blume", "f")])
+    + _nouns({"buyable", "giveable", "likeable"}, _THING_ADJ, [("picture", "Bild", "n")])
+    # "aufheben" is also "keep": "den Kuchen aufheben", "die Blume aufheben" are keeping them,
+    # so only a ball, which one plainly lifts from the ground, is "liftable".
+    + _nouns({"buyable", "giveable", "likeable"}, _THING_ADJ, [("flower", "Blume", "f")])
+    + _nouns({"buyable", "giveable", "likeable", "liftable"}, _THING_ADJ, [("ball", "Ball", "m")])
     + _nouns({"buyable", "giveable", "findable", "collectable", "openable", "closable"}, _THING_ADJ,
              [("bag", "Tasche", "f")])
     + _nouns({"buyable", "giveable", "findable", "collectable"}, _THING_ADJ, [("key", "Schlüssel", "m")])
@@ -103,7 +119,7 @@ NOUNS = (
     + _nouns({"switchable", "buyable"}, _THING_ADJ,
              [("radio", "Radio", "n"), ("computer", "Computer", "m")])
     + _nouns({"switchable"}, _THING_ADJ, [("lamp", "Lampe", "f")])
-    + _nouns({"food", "buyable", "giveable", "likeable", "liftable"}, _FOOD_ADJ, [
+    + _nouns({"food", "buyable", "giveable", "likeable"}, _FOOD_ADJ, [
         ("apple", "Apfel", "m"), ("cake", "Kuchen", "m")])
     + _nouns({"food", "buyable", "giveable", "likeable", "collectable"}, _FOOD_ADJ,
              [("bread", "Brot", "n")])
@@ -184,20 +200,23 @@ VERBS = (
        frozenset({"person", "animal", "buyable"}), progressive=False),
     _V("find", "finds", "finding", "found", "findet", "finden", "gefunden", "acc",
        frozenset({"findable"}), progressive=False),
+    # Not people: "sie sucht einen Freund" is looking for a boyfriend.
     _V("look", "looks", "looking", "looked", "sucht", "suchen", "gesucht", "acc",
-       frozenset({"findable", "person"}), en_particle="for"),
+       frozenset({"findable"}), en_particle="for"),
     _V("visit", "visits", "visiting", "visited", "besucht", "besuchen", "besucht", "acc",
        frozenset({"person"})),
     _V("like", "likes", "liking", "liked", "mag", "mögen", "gemocht", "acc",
-       frozenset({"person", "likeable"}), progressive=False, modal=False),
+       frozenset({"person", "likeable"}), progressive=False, modal=False, place=False,
+       perfect=False),
     _V("call", "calls", "calling", "called", "ruft", "anrufen", "angerufen", "acc",
        frozenset({"person"}), de_prefix="an"),
     # "pick up" is two German verbs: abholen (collect a person or a thing from somewhere) and
     # aufheben (lift a thing from the ground); the object decides.
     _V("pick", "picks", "picking", "picked", "holt", "abholen", "abgeholt", "acc",
        frozenset({"person", "collectable"}), en_particle="up", de_prefix="ab"),
+    # No place: "hebt den Ball in der Bibliothek auf" reads as keeping it there.
     _V("pick", "picks", "picking", "picked", "hebt", "aufheben", "aufgehoben", "acc",
-       frozenset({"liftable"}), en_particle="up", de_prefix="auf"),
+       frozenset({"liftable"}), en_particle="up", de_prefix="auf", place=False),
     _V("turn", "turns", "turning", "turned", "schaltet", "einschalten", "eingeschaltet", "acc",
        frozenset({"switchable"}), en_particle="on", de_prefix="ein"),
     _V("open", "opens", "opening", "opened", "macht", "aufmachen", "aufgemacht", "acc",
@@ -218,7 +237,8 @@ VERBS = (
     _V("sing", "sings", "singing", "sung", "singt", "singen", "gesungen", "intr"),
     _V("wait", "waits", "waiting", "waited", "wartet", "warten", "gewartet", "intr"),
     _V("dance", "dances", "dancing", "danced", "tanzt", "tanzen", "getanzt", "intr"),
-    _V("run", "runs", "running", "run", "läuft", "laufen", "gelaufen", "intr", aux="ist"),
+    # "rennen", not "laufen": "sie kann jetzt laufen" reads as "she can walk now".
+    _V("run", "runs", "running", "run", "rennt", "rennen", "gerannt", "intr", aux="ist"),
     _V("get", "gets", "getting", "got", "steht", "aufstehen", "aufgestanden", "intr",
        en_particle="up", de_prefix="auf", aux="ist"),
     _V("come", "comes", "coming", "come", "kommt", "zurückkommen", "zurückgekommen", "intr",
@@ -228,7 +248,7 @@ VERBS = (
     _V("think", "thinks", "thinking", "thought", "denkt", "denken", "gedacht", "say",
        progressive=False, modal=False),
     _V("know", "knows", "knowing", "known", "weiß", "wissen", "gewusst", "say",
-       progressive=False, modal=False),
+       progressive=False, modal=False, perfect=False),
 )
 
 # Games: (English tokens, German word, index of the English token the German word translates).

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import random
 
-from .grammar import NP, PP, Clause, english_length, render
+from .grammar import NP, PP, Clause, adjective_rank, english_length, render
 from .lexicon import (ADJECTIVES, CONJUNCTIONS, LEXICON, PLACES, PREDICATES, PRONOUNS, SPORTS,
                       TIMES, VERBS)
 from .pair import Pair
@@ -26,7 +26,11 @@ _CONFLICTS = [{"old", "young", "new"}, {"small", "big", "tall"}, {"hot", "cold"}
               {"happy", "sad"}, {"red", "blue", "green", "black", "white", "brown"}]
 _CONFLICT_OF = {a: group for group in _CONFLICTS for a in group}
 _MASS_NOUNS = {"coffee", "water", "milk", "bread"}  # no "a": *"a milk"
-_NO_POSSESSIVE = {"man", "woman"}  # "mein Mann" means "my husband"
+# No possessive: "mein Mann" is "my husband", "mein Freund" / "sein Mädchen" read as a boy- or
+# girlfriend; "his street" is "seine Straße" only *in* it ("in seiner Straße", where he lives),
+# and "his park" / "his station" are odd in both languages.
+_NO_POSSESSIVE = {"man", "woman", "friend", "girl", "street", "park", "station"}
+_WITH_OBJECT_VERBS = {"see", "like", "find"}  # "the man with the dog" as their object
 
 
 SEED_PAIR = Pair(("he", "is", "playing", "football"), ("er", "spielt", "Fußball"),
@@ -63,8 +67,37 @@ def _blocked_adjectives(adjectives) -> set:
     return adjectives.union(*(_CONFLICT_OF.get(a, ()) for a in adjectives))
 
 
-def _pronoun(rng: random.Random) -> NP:
-    return NP(pronoun=rng.choice(PRONOUNS))
+def _pronoun(rng: random.Random, masculine: bool = False) -> NP:
+    return NP(pronoun=PRONOUNS[0] if masculine else rng.choice(PRONOUNS))
+
+
+def _animate_f_or_n(noun) -> bool:
+    return noun.gender in ("f", "n") and bool(noun.kinds & {"person", "animal"})
+
+
+def needs_masculine_object(c: Clause) -> bool:
+    """The mirror case: a subject relative on a feminine or neuter person or animal whose
+    accusative object is one too. "das Mädchen, das die Katze sucht" reads as "the girl that the
+    cat looks for"; a masculine object ("den Hund") leaves one reading."""
+    return c.role == "relsubj" and _animate_f_or_n(c.head.noun) and c.verb is not None \
+        and c.verb.frame == "acc"
+
+
+def needs_masculine_subject(c: Clause) -> bool:
+    """Whether clause ``c`` is an object relative on a feminine or neuter head that could itself
+    be a subject (a person or an animal). Its relative pronoun ("die", "das") is nominative or
+    accusative alike, and so is a feminine or neuter subject ("sie", "das Mädchen"): "das Kind,
+    das sie sieht" then reads first as "the child that sees her". A masculine subject ("er",
+    "der Mann") leaves one reading, so such a clause only gets one."""
+    return c.role == "relobj" and _animate_f_or_n(c.head.noun)
+
+
+def _subject_np(rng: random.Random, c: Clause) -> NP:
+    """A person as the subject of ``c`` (replacing its pronoun)."""
+    avoid = _nouns_of(c)
+    if needs_masculine_subject(c):
+        avoid = avoid | {n.en for n in LEXICON.nouns_for({"person"}) if n.gender != "m"}
+    return _np(rng, {"person"}, avoid)
 
 
 def _fill_objects(c: Clause, rng: random.Random) -> None:
@@ -76,6 +109,8 @@ def _fill_objects(c: Clause, rng: random.Random) -> None:
     elif frame == "sport":
         c.sport = rng.choice(SPORTS)
     elif frame in ("acc", "dat") and c.role != "relobj":
+        if needs_masculine_object(c):
+            avoid = avoid | {n.en for n in LEXICON.nouns_for(c.verb.objects) if _animate_f_or_n(n)}
         c.obj = _np(rng, c.verb.objects, avoid)
     elif frame == "ditr":
         c.io = _np(rng, {"person"}, avoid)
@@ -99,8 +134,9 @@ def new_clause(rng: random.Random, role: str, depth: int, head: NP | None = None
         verb = rng.choice(verbs)
     else:
         verb = None  # "she is tired"
-    c = Clause(role=role, subj=None if role == "relsubj" else _pronoun(rng), verb=verb,
-               head=head, depth=depth)
+    c = Clause(role=role, subj=None, verb=verb, head=head, depth=depth)
+    if role != "relsubj":
+        c.subj = _pronoun(rng, masculine=needs_masculine_subject(c))
     _fill_objects(c, rng)
     return c
 
@@ -138,13 +174,14 @@ def _ops(tree: Clause, rng: random.Random) -> list:
     for c in _walk(tree):
         clausal = c.role in ("main", "sub")
         if c.subj is not None and c.subj.pronoun is not None:
-            ops.append((2.0, lambda c=c: _set(c, "subj", _np(rng, {"person"}, _nouns_of(c)))))
+            ops.append((2.0, lambda c=c: _set(c, "subj", _subject_np(rng, c))))
         for np in _nps(c):
             ops += _np_ops(c, np, rng)
         if c.verb is None and not c.very:
             ops.append((0.5, lambda c=c: _set(c, "very", True)))
         if c.verb is not None and c.tense == "pres":
-            tenses = ["perf"] + ["prog"] * c.verb.progressive + ["can", "want"] * c.verb.modal
+            tenses = (["perf"] * c.verb.perfect + ["prog"] * c.verb.progressive
+                      + ["can", "want"] * c.verb.modal)
             if c.time is not None:
                 tenses = [t for t in tenses if t in c.time.tenses]
             if tenses:  # the choice is drawn now, while collecting (part of the seeded stream)
@@ -159,7 +196,9 @@ def _ops(tree: Clause, rng: random.Random) -> list:
         if (clausal and c.place is None and c.verb is not None and c.verb.place
                 and c.comp is None and not obj_rel):
             ops.append((1.0, lambda c=c: _set(c, "place", _place(rng))))
-        if clausal and c.adv is None and c.comp is None and c.depth < 2:
+        # Nor an adverbial clause after it: German reads "..., die er mag, weil sie wartet" as
+        # part of the relative clause.
+        if clausal and c.adv is None and c.comp is None and c.depth < 2 and not obj_rel:
             ops.append((1.5, lambda c=c: _add_adverbial_clause(c, rng)))
     return ops
 
@@ -170,12 +209,24 @@ def _np_ops(c: Clause, np: NP, rng: random.Random) -> list:
         ops.append((1.0, lambda np=np, c=c: _add_adjective(c, np, rng)))
     top_level = np is c.subj or np is c.obj
     plain = np.mod is None and np.rel is None
-    if top_level and plain and "person" in np.noun.kinds:
+    # "with the dog" on a subject only where German puts the subject alone before the verb:
+    # in the middle field, "weil der Bruder mit dem Mädchen schläft" reads as "sleeps with".
+    # On an object only after a verb with no "together with" or "by means of" reading ("er
+    # ruft die Frau mit dem Hund an": they call together). Only animals: "die Mutter mit dem
+    # Mann" reads as her husband.
+    modifiable = ((np is c.obj and c.verb.en_base in _WITH_OBJECT_VERBS)
+                  or (np is c.subj and c.role == "main" and not (c.front_time or c.front_adv)))
+    if top_level and plain and modifiable and "person" in np.noun.kinds:
         ops.append((0.7, lambda np=np, c=c: _set(np, "mod", PP(
-            ("with",), "mit", _np(rng, {"animal", "person"}, _nouns_of(c))))))
-    if top_level and plain and c.role in ("main", "sub"):
+            ("with",), "mit", _np(rng, {"animal"}, _nouns_of(c))))))
+    # Nor on the object after a recipient of its gender: "dem Freund den Schlüssel geben, den
+    # sie sucht" can take "den" for the friend.
+    same_gender_io = np is c.obj and c.io is not None and c.io.noun is not None \
+        and c.io.noun.gender == np.noun.gender
+    if top_level and plain and c.role in ("main", "sub") and not same_gender_io:
         subject_fronted = np is c.subj and (c.front_time or c.front_adv)
-        ambiguous = np is c.obj and (c.place is not None or (c.time and not c.front_time))
+        ambiguous = np is c.obj and (c.place is not None or (c.time and not c.front_time)
+                                     or (c.adv is not None and not c.front_adv))
         if not subject_fronted and not ambiguous:
             ops.append((1.5, lambda np=np, c=c: _add_relative(c, np, rng)))
     return ops
@@ -188,6 +239,12 @@ def _add_adjective(c: Clause, np: NP, rng: random.Random) -> callable:
     if np.rel is not None and np.rel.role == "relsubj" and np.rel.verb is None:
         said.add(np.rel.pred.en)
     blocked = _blocked_adjectives(said)
+    if np.det in ("my", "his", "her") and "person" in np.noun.kinds:
+        blocked.add("old")  # "mein alter Lehrer" is my former teacher
+    # At most one of opinion, size or quality: two of them ("der glückliche, müde Freund") need a
+    # comma in German; age and colour after one do not ("die glückliche alte Frau").
+    if any(adjective_rank(a) <= 2 for a in np.adjs):
+        blocked |= {a for a in np.noun.adjectives if adjective_rank(ADJECTIVES[a]) <= 2}
     free = [a for a in np.noun.adjectives if a not in blocked]
     if not free:
         return lambda: None
@@ -200,7 +257,7 @@ def _append_adj(np: NP, adj) -> callable:
 
 
 def _add_time(c: Clause, t, rng: random.Random) -> callable:
-    can_front = c.role == "main" and not c.front_adv and (c.subj.rel is None)
+    can_front = c.role == "main" and not c.front_adv and c.subj.rel is None and c.subj.mod is None
     undo_t = _set(c, "time", t)
     undo_f = _set(c, "front_time", can_front and rng.random() < 0.35)
     return lambda: (undo_f(), undo_t())
@@ -227,7 +284,8 @@ def _add_relative(c: Clause, np: NP, rng: random.Random) -> callable:
 def _add_adverbial_clause(c: Clause, rng: random.Random) -> callable:
     sub = new_clause(rng, "sub", c.depth + 1)
     undo_a = _set(c, "adv", (rng.choice(CONJUNCTIONS), sub))
-    can_front = c.role == "main" and not c.front_time and c.subj.rel is None
+    can_front = (c.role == "main" and not c.front_time and c.subj.rel is None
+                 and c.subj.mod is None)
     undo_f = _set(c, "front_adv", can_front and rng.random() < 0.4)
     return lambda: (undo_f(), undo_a())
 
