@@ -646,6 +646,17 @@ def test_scaled_attention_checker():
         return m is not None and m.dtype == torch.bool
 
     assert check_scaled_attention(scaled_attention)
+
+    def with_pytorch_signature(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
+                               scale=None):
+        assert dropout_p == 0.0 and scale is None
+        return scaled_attention(query, key, value, attn_mask, is_causal)
+
+    def keywords_only(query, key, value, *, is_causal=False, attn_mask=None):
+        return scaled_attention(query, key, value, attn_mask, is_causal)
+
+    assert check_scaled_attention(with_pytorch_signature)       # a correct answer, PyTorch's names
+    assert check_scaled_attention(keywords_only)
     cases = {
         stub: "not implemented yet",
         (lambda q, k, v, m=None, c=False: scaled_attention(q * q.shape[-1] ** 0.5, k, v, m, c)):
@@ -790,6 +801,17 @@ def test_combine_partials_checker():
         return torch.exp(lse1.unsqueeze(-1) - lse) * o1 + torch.exp(lse2.unsqueeze(-1) - lse) * o2
 
     assert check_combine_partials(combine)
+
+    def by_sigmoid(o1, lse1, o2, lse2):          # exact in real arithmetic: w1 = sigmoid(lse1 - lse2)
+        w1 = torch.sigmoid(lse1 - lse2).nan_to_num(0.0).unsqueeze(-1)
+        return w1 * o1 + (1 - w1) * o2
+
+    def by_softmax(o1, lse1, o2, lse2):          # a softmax over the two logsumexps
+        w = torch.softmax(torch.stack([lse1, lse2], -1), -1).nan_to_num(0.0)
+        return w[..., :1] * o1 + w[..., 1:] * o2
+
+    assert check_combine_partials(by_sigmoid)    # other correct answers are accepted, also at
+    assert check_combine_partials(by_softmax)    # scores near 1000
     cases = {
         stub: "not implemented yet",
         (lambda o1, l1, o2, l2: (o1 + o2) / 2): "you averaged the two parts",
@@ -1076,8 +1098,8 @@ def _float_solutions():
 @pytest.mark.parametrize("name", sorted(_float_solutions()))
 def test_a_wrong_dtype_gets_a_sentence_not_a_traceback(name, dtype):
     check, solution = _float_solutions()[name]
-    if name == "softmax_jacobian" and dtype == torch.float64:
-        dtype = torch.float32                   # this checker's inputs are float64 already
+    if name in ("softmax_jacobian", "combine_partials") and dtype == torch.float64:
+        dtype = torch.float32                   # these checkers' inputs are float64 already
     assert check(solution), name
     result = check(lambda *args: _cast(solution(*args), dtype))   # must not raise
     assert isinstance(result, CheckResult) and not result, (name, dtype)

@@ -28,12 +28,12 @@ class _Failed(Exception):
     """Internal: carries the one-sentence reason a check failed."""
 
 
-def _call(fn, name: str, *args):
+def _call(fn, name: str, *args, **kwargs):
     if fn is None or not callable(fn):
         raise _Failed(f"expected a function for {name}, got {type(fn).__name__}")
     try:
         with _watch(_forbidden) as used:
-            result = fn(*args)
+            result = fn(*args, **kwargs)
     except NotImplementedError:
         raise _Failed(f"{name} is not implemented yet: replace `raise NotImplementedError` "
                       "with your code") from None

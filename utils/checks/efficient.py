@@ -83,9 +83,12 @@ def check_combine_partials(fn) -> str:
              ("queries with no allowed key at all", 0.0, (1, 3, 5), 2, "rows")]
     for label, shift, (B, L, S), cut, masked in cases:
         E = 4
-        q = torch.randn(B, L, E, generator=gen) + shift           # shift 22: q·k/√E near 1000
-        k = torch.randn(B, S, E, generator=gen) + shift
-        v = torch.randn(B, S, 3, generator=gen)
+        # float64, so that the reference is exact and any exact merge formula (a weighted sum, a
+        # sigmoid of lse1 - lse2, a softmax over the two logsumexps) agrees with it to rounding,
+        # even at scores near 1000 where float32 would round lse to 6e-5
+        q = torch.randn(B, L, E, generator=gen, dtype=torch.float64) + shift   # shift 22: q·k/√E near 1000
+        k = torch.randn(B, S, E, generator=gen, dtype=torch.float64) + shift
+        v = torch.randn(B, S, 3, generator=gen, dtype=torch.float64)
         valid = torch.ones(L, S, dtype=torch.bool)
         if masked == "first part":
             valid[::2, :cut] = False                    # even queries see none of part 1

@@ -2,6 +2,8 @@
 and scaled dot-product attention with PyTorch's mask conventions."""
 from __future__ import annotations
 
+import inspect
+
 import torch
 import torch.nn.functional as F
 
@@ -85,6 +87,19 @@ def _attention(q, k, v, valid=None, added=None, *, scale=True, causal=None):
     return weights @ v
 
 
+def _call_attention(fn, name, query, key, value, attn_mask, is_causal):
+    """Call ``fn`` with the mask arguments by name where it names them as PyTorch does (so a
+    function with PyTorch's full signature, ``attn_mask=None, dropout_p=0.0, is_causal=False,
+    scale=None``, gets ``is_causal`` where it expects it); otherwise in the exercise's order."""
+    try:
+        names = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        names = {}
+    if "attn_mask" in names and "is_causal" in names:
+        return _call(fn, name, query, key, value, attn_mask=attn_mask, is_causal=is_causal)
+    return _call(fn, name, query, key, value, attn_mask, is_causal)
+
+
 @_run(forbid=(book_sdpa, F.scaled_dot_product_attention, tiled_attention))
 def check_scaled_attention(fn) -> str:
     """Check ``fn(query (..., L, E), key (..., S, E), value (..., S, Ev), attn_mask=None,
@@ -112,8 +127,8 @@ def check_scaled_attention(fn) -> str:
         ("a query with no allowed key", qkv(2, L=3, S=3, E=4, Ev=2), gap, False),
     ]
     for label, (q, k, v), mask, causal in cases:
-        out = _call(fn, name, q.clone(), k, v.clone(), None if mask is None else mask.clone(),
-                    causal)
+        out = _call_attention(fn, name, q.clone(), k, v.clone(),
+                              None if mask is None else mask.clone(), causal)
         L, S, Ev = q.shape[-2], k.shape[-2], v.shape[-1]
         shape = tuple(q.shape[:-2]) + (L, Ev)
         if isinstance(out, tuple) and len(out) == 2 and torch.is_tensor(out[0]):
