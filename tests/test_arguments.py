@@ -55,6 +55,8 @@ CASES = {
                       "lengths must be a 1-D"),
     "a length beyond max_len": (lambda: lengths_to_valid(torch.tensor([2, 7]), 5),
                                 "lengths must not exceed max_len = 5"),
+    "a negative length": (lambda: lengths_to_valid(torch.tensor([3, -1])),
+                          "lengths must not be negative, got -1"),
     "a negative causal size": (lambda: causal_mask(-1), "L must be a whole number >= 0"),
     "fewer keys than queries, lower right": (lambda: causal_mask(4, 2, lower_right=True),
                                              "lower_right needs at least as many keys"),
@@ -163,3 +165,21 @@ def test_a_bad_argument_is_named_in_one_sentence(case):
 def test_a_tensor_is_asked_for_by_name():
     with pytest.raises(TypeError, match="tokens must be a torch.Tensor, got list"):
         GPT(SMALL_GPT)([[1, 2]])
+
+
+def test_lengths_are_called_integers_not_token_ids():
+    with pytest.raises(ValueError) as error:
+        lengths_to_valid(torch.tensor([2.0, 3.0]))
+    assert "tensor of integers" in str(error.value) and "token" not in str(error.value)
+
+
+def test_no_keys_and_no_queries_give_empty_outputs_as_pytorch_does():
+    """A softmax over zero keys and attention for zero queries: empty results, no torch error."""
+    import torch.nn.functional as F
+
+    from utils.attention import tiled_attention
+    weights = masked_softmax(torch.zeros(2, 3, 0), torch.zeros(2, 3, 0, dtype=torch.bool))
+    assert weights.shape == (2, 3, 0)
+    q, k, v = torch.zeros(2, 0, 4), torch.randn(2, 3, 4), torch.randn(2, 3, 5)
+    out = tiled_attention(q, k, v, block_size=2)
+    assert out.shape == (2, 0, 5) == F.scaled_dot_product_attention(q, k, v).shape

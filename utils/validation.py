@@ -55,6 +55,17 @@ def token_ids(name: str, value, dims: int = 2, what: str = "(batch, length)") ->
                          f"{value.dtype} of shape {tuple(value.shape)}")
 
 
+def counts(name: str, value, what: str = "1-D (B,)") -> None:
+    """``value`` is a 1-D integer tensor of counts, none negative (lengths, say)."""
+    tensor(name, value)
+    if value.dim() != 1 or value.is_floating_point() or value.is_complex() \
+            or value.dtype == torch.bool:
+        raise ValueError(f"{name} must be a {what} tensor of integers, got {value.dtype} of "
+                         f"shape {tuple(value.shape)}")
+    if len(value) and int(value.min()) < 0:
+        raise ValueError(f"{name} must not be negative, got {int(value.min())}")
+
+
 def floats(name: str, value, shape: str, dims: int | None = None) -> None:
     """``value`` is a floating-point tensor (of ``dims`` dimensions, if given)."""
     tensor(name, value)

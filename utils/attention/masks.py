@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import torch
 
-from ..validation import bool_mask, floats, token_ids, whole_number
+from ..validation import bool_mask, counts, floats, whole_number
 
 
 def lengths_to_valid(lengths: torch.Tensor, max_len: int | None = None) -> torch.Tensor:
     """(B,) lengths -> (B, S) bool mask, True on the first lengths[b] positions."""
-    token_ids("lengths", lengths, dims=1, what="1-D (B,)")
+    counts("lengths", lengths, what="1-D (B,)")
     if max_len is not None:
         whole_number("max_len", max_len, 0)
         if len(lengths) and int(lengths.max()) > max_len:
@@ -74,6 +74,8 @@ def masked_softmax(scores: torch.Tensor, valid: torch.Tensor | None = None) -> t
     except RuntimeError:
         raise ValueError(f"mask of shape {tuple(valid.shape)} does not broadcast to scores of "
                          f"shape {tuple(scores.shape)}") from None
+    if scores.shape[-1] == 0:  # no keys at all: every row has no valid position
+        return torch.zeros_like(scores)
     masked = scores.masked_fill(~valid, float("-inf"))
     row_max = masked.amax(dim=-1, keepdim=True)
     row_max = torch.where(torch.isfinite(row_max), row_max, torch.zeros_like(row_max))

@@ -35,6 +35,8 @@ def tiled_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
         if not is_causal:
             raise ValueError("a sliding window applies to causal attention: pass is_causal=True")
     L, S = query.shape[-2], key.shape[-2]
+    if L == 0:  # no queries: an empty output of the right shape
+        return query.new_zeros(query.shape[:-1] + value.shape[-1:])
     scale = query.shape[-1] ** -0.5
     outputs = []
     for q0 in range(0, L, block_size):
