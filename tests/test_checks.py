@@ -50,6 +50,23 @@ def test_last_state_rejects_stub_and_wrong_answers():
         assert message in result.message, (message, result.message)
 
 
+def looped(outputs, lengths):                    # right values, but a loop over the batch
+    rows = []
+    for b in range(outputs.shape[0]):
+        rows.append(outputs[b, lengths[b] - 1])
+    return torch.stack(rows)
+
+
+def comprehended(outputs, lengths):
+    return torch.stack([outputs[b, n - 1] for b, n in enumerate(lengths)])
+
+
+def test_last_state_names_a_python_loop_over_the_batch():
+    for fn in (looped, comprehended):
+        result = check_last_valid_state(fn)
+        assert not result and "uses a Python" in result.message, result.message
+
+
 # ---- token_accuracy -------------------------------------------------------------------
 def accuracy(pred, target):
     mask = target != PAD
@@ -58,7 +75,8 @@ def accuracy(pred, target):
 
 def test_token_accuracy_accepts_solutions():
     assert check_token_accuracy(accuracy)
-    assert check_token_accuracy(lambda p, t: (p == t)[t != PAD].float().mean())  # 0-dim tensor
+    assert check_token_accuracy(lambda p, t: (p == t)[t != PAD].float().mean().item())
+    assert check_token_accuracy(lambda p, t: float((p == t)[t != PAD].float().mean()))
 
 
 def test_token_accuracy_rejects_stub_and_wrong_answers():
@@ -71,6 +89,7 @@ def test_token_accuracy_rejects_stub_and_wrong_answers():
         (lambda p, t: ((p == t) & mask(t) & (p != PAD)).sum().item()
          / (mask(t) & (p != PAD)).sum().item()): "only the target decides",
         (lambda p, t: ((p == t) & mask(t)).float().mean(1)): "expected one number",
+        (lambda p, t: (p == t)[t != PAD].float().mean()): "asks for a Python float",
         (lambda p, t: "0.5"): "expected a float",
         (lambda p, t: None): "returned None",
         (lambda p, t: 1 / 0): "raised ZeroDivisionError",

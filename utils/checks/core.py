@@ -114,6 +114,23 @@ def _diagnose(got: torch.Tensor, expected: torch.Tensor, mistakes: list, otherwi
     raise _Failed(otherwise)
 
 
+def _python_loops(fn) -> list:
+    """The kinds of Python loop in ``fn``'s source ("for", "while", "comprehension"), or [] when
+    it has none or its source cannot be read (then nothing is claimed)."""
+    import ast
+    import inspect
+    import textwrap
+
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError, IndentationError):
+        return []
+    kinds = {ast.For: "for", ast.AsyncFor: "for", ast.While: "while", ast.ListComp: "comprehension",
+             ast.SetComp: "comprehension", ast.DictComp: "comprehension",
+             ast.GeneratorExp: "comprehension"}
+    return sorted({kinds[type(node)] for node in ast.walk(tree) if type(node) in kinds})
+
+
 def _same_dtype(got: torch.Tensor, expected: torch.Tensor, name: str) -> None:
     """Fail with a sentence naming the dtype when ``got`` is not of ``expected``'s dtype."""
     if got.dtype == expected.dtype:

@@ -6,7 +6,7 @@ import torch
 from ..metrics import token_accuracy
 from ..models.rnn import last_valid_state
 from ..special_tokens import PAD
-from .core import _call, _Failed, _run, _tensor
+from .core import _call, _Failed, _python_loops, _run, _tensor
 
 
 @_run(forbid=(last_valid_state,))
@@ -36,6 +36,11 @@ def check_last_valid_state(fn) -> str:
             raise _Failed("off by one: a sequence of length n ends at index n - 1")
         raise _Failed(f"wrong values for lengths {lengths.tolist()}: expected "
                       "outputs[i, lengths[i] - 1] for every row i")
+    loops = _python_loops(fn)
+    if loops:
+        raise _Failed(f"the values are right, but {name} uses a Python {' and a '.join(loops)} "
+                      "loop; the exercise asks for one tensor operation over the whole batch "
+                      "(index with lengths - 1, e.g. with gather or advanced indexing)")
     return f"{name} picks the last real state of every sequence, padding ignored."
 
 
@@ -58,7 +63,8 @@ def check_token_accuracy(fn) -> str:
             if value.numel() != 1:
                 raise _Failed(f"{name} returned a tensor of shape {tuple(value.shape)}; "
                               "expected one number")
-            value = value.item()
+            raise _Failed(f"{name} returned a one-element tensor; the exercise asks for a Python "
+                          "float: end with .item()")
         if not isinstance(value, (int, float)):
             raise _Failed(f"{name} returned a {type(value).__name__}; expected a float")
         expected = token_accuracy(pred, target)
