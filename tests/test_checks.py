@@ -321,8 +321,19 @@ def test_local_p_checker():
         distance = torch.arange(scores.shape[-1]).view(1, 1, -1) - centre.unsqueeze(-1)
         return no_gauss(scores, centre, D) * torch.exp(-distance ** 2 / (2 * D ** 2))
 
+    def renormalised(scores, centre, D):
+        weights = local_p(scores, centre, D)
+        return weights / weights.sum(-1, keepdim=True)
+
+    def softmax_first(scores, centre, D):
+        distance = torch.arange(scores.shape[-1]).view(1, 1, -1) - centre.unsqueeze(-1)
+        return (torch.softmax(scores, -1) * (distance.abs() <= D)
+                * torch.exp(-distance ** 2 / (2 * (D / 2) ** 2)))
+
     cases = {stub: "not implemented yet", no_window: "farther than R", no_gauss: "Gaussian factor",
-             sigma_d: "σ should be R / 2", (lambda s, c, D: s): "farther than R"}
+             sigma_d: "σ should be R / 2", (lambda s, c, D: s): "farther than R",
+             renormalised: "normalised again after the Gaussian",
+             softmax_first: "the softmax ran over all positions"}
     for fn, message in cases.items():
         result = check_local_p_weights(fn)
         assert not result, message

@@ -225,10 +225,18 @@ def check_local_p_weights(fn) -> str:
                 (got[distance.abs() > R].abs() > 1e-6).any():
             raise _Failed(f"positions farther than R = {R} from p_t got weight; the window is "
                           "[p_t - R, p_t + R]")
-        window_softmax = expected / torch.exp(-distance ** 2 / (2 * (R / 2) ** 2))
+        gauss = torch.exp(-distance ** 2 / (2 * (R / 2) ** 2))
+        window_softmax = expected / gauss
+        in_window = distance.abs() <= R
         _diagnose(got, expected, [
             (window_softmax, "the Gaussian factor exp(-(i - p_t)² / 2σ²) is missing"),
             (window_softmax * torch.exp(-distance ** 2 / (2 * R ** 2)), "σ should be R / 2, not R"),
+            (expected / expected.sum(-1, keepdim=True),
+             "the weights were normalised again after the Gaussian; local-p multiplies the "
+             "window's softmax by the Gaussian and stops there (its rows need not sum to one)"),
+            (torch.softmax(scores, -1) * in_window * gauss,
+             "the softmax ran over all positions before the window was applied; take the "
+             "softmax over the window's positions only, then multiply by the Gaussian"),
         ], f"wrong weights for R = {R}: softmax over the window, then times the Gaussian "
            "centred at p_t")
     return f"{name} computes local-p weights: window softmax times a Gaussian."
