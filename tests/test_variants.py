@@ -2,7 +2,7 @@
 import pytest
 
 from utils.claims import band, claim, holds
-from utils.variants import KERNELS, _round_up, other_kernels, propose_band
+from utils.variants import KERNELS, _round_up, other_kernels, propose_band, proposals
 
 
 @pytest.mark.parametrize("stated, values", [
@@ -33,3 +33,17 @@ def test_every_kernel_setting_names_all_three_libraries():
     for setting in KERNELS.values():
         assert set(setting) == {"ATEN_CPU_CAPABILITY", "MKL_CBWR", "ONEDNN_MAX_CPU_ISA"}
     assert other_kernels() in KERNELS
+
+
+def test_proposals_skip_statements_and_re_propose_ranges_matched_by_occurrence():
+    stored = [{"stated": "that: claim_that(x)", "value": 1.0},
+              {"stated": "65–73 %", "value": 0.7369},
+              {"stated": "< 1e-06", "value": 2e-7},
+              {"stated": "65–73 %", "value": 0.70}]
+    other = [{"stated": "that: a new check", "value": 1.0},      # one more claim logged first
+             {"stated": "65–73 %", "value": 0.7555}, {"stated": "65–73 %", "value": 0.71}]
+    rows = proposals([stored, other])
+    assert [(i, values) for i, _, _, _, values in rows] == [(1, [0.7369, 0.7555]), (3, [0.70, 0.71])]
+    for _, _, proposed, measured, values in rows:
+        for value in values:
+            claim(value, proposed, measured=measured)

@@ -124,6 +124,32 @@ def propose_band(stated: str, values: list) -> tuple:
     return band, measured
 
 
+def proposals(logs: list) -> list:
+    """(index, stated, proposed band or None, measured or None, values) for every number claimed
+    in the first log (the stored run), from every log that claims it: matched by what is stated
+    and which occurrence of it this is, so that a run whose code logged more or fewer claims does
+    not shift the rest. A claim already written as a range is re-proposed from its values (at the
+    precision of its more precise end); statements (claim_that) and bounds are left out."""
+    from .claims import _STATED_BOUND, band, decimals_of, written_like
+
+    out = []
+    for index, entry in enumerate(logs[0]):
+        stated = entry["stated"]
+        if stated.startswith("that:") or _STATED_BOUND.match(stated.strip()):
+            continue
+        occurrence = sum(e["stated"] == stated for e in logs[0][:index])
+        values = []
+        for log in logs:
+            same = [e["value"] for e in log if e["stated"] == stated]
+            if occurrence < len(same):
+                values.append(same[occurrence])
+        ends = band(stated)
+        written = written_like(values[0], max(ends, key=decimals_of)) if ends else stated
+        proposed, measured = propose_band(written, values)
+        out.append((index, stated, proposed or written, measured, values))
+    return out
+
+
 def bands(args) -> int:
     folders = [Path(f) for f in args.folders]
     for path in chapter_paths(args.chapter):
@@ -131,13 +157,10 @@ def bands(args) -> int:
         if not logs or not logs[0]:
             continue
         print(f"## {path.stem}")
-        for index, entry in enumerate(logs[0]):
-            stated = entry["stated"]
-            values = [log[index]["value"] for log in logs
-                      if index < len(log) and log[index]["stated"] == stated]
-            band, measured = propose_band(stated, values)
-            print(f"{index:3d} {stated!r:>14} -> " + (f"{band!r}, measured={measured!r}"
-                  if band else "exact") + "   " + " ".join(f"{v:.4g}" for v in values))
+        for index, stated, proposed, measured, values in proposals(logs):
+            print(f"{index:3d} {stated!r:>14} -> {proposed!r}"
+                  + (f", measured={measured!r}" if measured else " (exact)")
+                  + "   " + " ".join(f"{v:.4g}" for v in values))
     return 0
 
 
