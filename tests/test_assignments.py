@@ -4,6 +4,7 @@ the whole grading flow (`otter run` executing a notebook) runs on chapter 7, the
 import json
 import re
 import zipfile
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -23,7 +24,7 @@ def assignments(tmp_path_factory):
     return out, write_assignments(out)
 
 
-def stub(*args):
+def stub(*args, **kwargs):
     raise NotImplementedError("Exercise: write this function")
 
 
@@ -47,7 +48,8 @@ def test_every_chapter_builds_its_assignment(assignments, path):
     for ex in exercises:                      # each test calls its checker on the student's stub
         source = (folder / "student" / "tests" / f"{ex['name']}.py").read_text()
         test = ExceptionTestFile.from_string(source, path=f"{ex['name']}.py")
-        assert test.name == ex["name"] and sum(tc.points for tc in test.test_cases) == 1
+        assert test.name == ex["name"] and sum(tc.points for tc in test.test_cases) == \
+            ex["points"]
         test.run({ex["function"]: stub})
         result = test.test_case_results[0]
         assert not result.passed and "is not implemented yet" in result.message, result.message
@@ -59,6 +61,30 @@ def test_points_and_requirements():
         tests["ex_ch7_sdpa.py"]
     requirements = grading_requirements()
     assert "torch==2.13.0" in requirements and "jupyter-book" not in requirements
+
+
+def test_the_build_exercises_are_worth_more_and_graded_by_their_checks():
+    """Chapter 9's layer exercises are worth 3 points each: otter's test gives them to a
+    correct layer (written with chapter 8's attention) and none to a layer without its first
+    residual, whose feedback names that tensor."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from test_checks_layers import BookStyleEncoder, TorchStyleEncoder, with_mistake
+
+    tests = {ex["name"]: ex for ex in implement_exercises(CHAPTERS / "09_transformer.ipynb")}
+    assert tests["ex_ch9_encoder_layer"]["points"] == tests["ex_ch9_decoder_layer"]["points"] == 3
+    assert tests["ex_ch9_beam"]["points"] == 1
+    source = otter_tests(CHAPTERS / "09_transformer.ipynb")["ex_ch9_encoder_layer.py"]
+    for answer, passed in ((BookStyleEncoder, True),
+                           (with_mistake(TorchStyleEncoder, "no residual 1"), False)):
+        test = ExceptionTestFile.from_string(source, path="ex_ch9_encoder_layer.py")
+        test.run({"EncoderLayer": answer})
+        result = test.test_case_results[0]
+        assert result.passed == passed and test.score == 3 * passed
+        if not passed:
+            assert "the input of `norm2` is the first tensor that differs: the first residual " \
+                "connection is missing" in result.message
 
 
 def test_refuses_chapters_and_non_empty_folders(tmp_path):

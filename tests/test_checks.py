@@ -1158,6 +1158,7 @@ def _book_answers():
     from utils.models.luong import local_weights
     from utils.models.positional import sinusoidal_positions
     from utils.models.rnn import last_valid_state
+    from utils.train import sequence_loss
 
     def additive(query, keys, W_query, W_key, v):
         module = AdditiveAttention(W_query.shape[1], W_key.shape[1], W_key.shape[0])
@@ -1223,7 +1224,69 @@ def _book_answers():
             x.new_zeros(x.shape[0], H, 1, 1), x, x)[1], "_share_key_value_heads"),
         "window_mask": (checks.check_window_mask, lambda L, w: causal_mask(L, window=w),
                         "causal_mask"),
+        "causal_lm_loss": (checks.check_causal_lm_loss, lambda logits, tokens, pad_id:
+                           sequence_loss(logits[:, :-1], tokens[:, 1:]), "sequence_loss"),
+        "encoder layer, the book's block": (checks.check_encoder_layer,
+                                            _wrapping_layer(decoder=False), "TransformerBlock.forward"),
+        "decoder layer, PyTorch's": (checks.check_decoder_layer, _wrapping_layer(decoder=True),
+                                     "TransformerDecoderLayer.forward"),
+        "cached GPT, the book's": (checks.check_cached_gpt, _wrapping_gpt(), "GPT.forward"),
     }
+
+
+def _wrapping_layer(decoder):
+    """A layer with PyTorch's parts whose forward hands the work to a finished layer."""
+    from torch import nn
+
+    from utils.models.blocks import TransformerBlock
+
+    class Wrapping(nn.Module):
+        def __init__(self, d_model, nhead, dim_feedforward, dropout=0.0, norm_first=False):
+            super().__init__()
+            self.self_attn = nn.MultiheadAttention(d_model, nhead, batch_first=True)
+            self.multihead_attn = nn.MultiheadAttention(d_model, nhead, batch_first=True)
+            if not decoder:
+                del self.multihead_attn
+            self.linear1 = nn.Linear(d_model, dim_feedforward)
+            self.linear2 = nn.Linear(dim_feedforward, d_model)
+            self.norm1, self.norm2, self.norm3 = (nn.LayerNorm(d_model) for _ in range(3))
+            if not decoder:
+                del self.norm3
+            self.args = d_model, nhead, dim_feedforward, norm_first
+
+        def forward(self, x, memory=None, tgt_mask=None, memory_key_padding_mask=None,
+                    src_key_padding_mask=None):
+            d, h, f, first = self.args
+            if decoder:
+                return nn.TransformerDecoderLayer(d, h, f, 0.0, norm_first=first, batch_first=True
+                                                  ).double()(x, memory, tgt_mask=tgt_mask)
+            return TransformerBlock(d, h, f).double()(x, src_key_padding_mask)[0]
+    return Wrapping
+
+
+def _wrapping_gpt():
+    from torch import nn
+
+    from utils.models.gpt import GPT, GPTConfig
+
+    class Block(nn.Module):
+        def __init__(self, E, H, d_ff):
+            super().__init__()
+            self.norm1, self.norm2 = nn.LayerNorm(E), nn.LayerNorm(E)
+            self.qkv, self.out = nn.Linear(E, 3 * E), nn.Linear(E, E)
+            self.ffn = nn.Sequential(nn.Linear(E, d_ff), nn.ReLU(), nn.Linear(d_ff, E))
+
+    class Wrapping(nn.Module):
+        def __init__(self, vocab, E, H, d_ff, layers, max_len):
+            super().__init__()
+            self.embed, self.positions = nn.Embedding(vocab, E), nn.Embedding(max_len, E)
+            self.blocks = nn.ModuleList(Block(E, H, d_ff) for _ in range(layers))
+            self.norm, self.out = nn.LayerNorm(E), nn.Linear(E, vocab)
+            self.config = GPTConfig(vocab, E, H, layers, d_ff, max_len, dropout=0.0)
+
+        def forward(self, tokens, caches):
+            return GPT(self.config).double()(tokens)[0]
+    return Wrapping
 
 
 @pytest.mark.parametrize("name", sorted(_book_answers()))

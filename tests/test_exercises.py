@@ -34,14 +34,14 @@ def test_kinds_are_read_from_the_exercise_directive(tmp_path):
 
     cells = [nbformat.v4.new_markdown_cell("```{exercise} A\n:label: ex-a\n:class: kind-explain\n\n"
                                            "Why?\n```"),
-             nbformat.v4.new_markdown_cell("```{exercise} B\n:label: ex-b\n:class: kind-implement\n"
-                                           "\nWrite f.\n```"),
+             nbformat.v4.new_markdown_cell("```{exercise} B\n:label: ex-b\n:class: kind-implement "
+                                           "points-3\n\nWrite f.\n```"),
              nbformat.v4.new_code_cell("check_f(f)")]
     path = tmp_path / "99_x.ipynb"
     nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
     assert chapter_exercises(path) == [
-        {"title": "A", "label": "ex-a", "kind": "explain", "checker": None},
-        {"title": "B", "label": "ex-b", "kind": "implement", "checker": "check_f"}]
+        {"title": "A", "label": "ex-a", "kind": "explain", "points": 1, "checker": None},
+        {"title": "B", "label": "ex-b", "kind": "implement", "points": 3, "checker": "check_f"}]
 
 
 def test_the_instructor_guide_has_a_rubric_for_every_prose_exercise_and_valid_week_plans():

@@ -43,6 +43,37 @@ def test_stub_code_keeps_signatures_and_docstrings():
     assert stub_code("print(1 + 1)\n") == EXPERIMENT_STUB
 
 
+
+CLASS_SOLUTION = '''from torch import nn
+
+
+class Layer(nn.Module):
+    """A layer; x (B, E) -> (B, E)."""
+
+    def __init__(self, width):
+        super().__init__()
+        self.linear = nn.Linear(width, width)
+
+    def forward(self, x):
+        """Apply it."""
+        return x + self.linear(x).relu()
+'''
+
+
+def test_stub_code_keeps_a_class_with_its_method_signatures():
+    stubbed = stub_code(CLASS_SOLUTION)
+    layer = ast.parse(stubbed).body[1]
+    assert isinstance(layer, ast.ClassDef) and ast.get_docstring(layer).startswith("A layer")
+    assert [f.name for f in layer.body if isinstance(f, ast.FunctionDef)] == ["__init__",
+                                                                              "forward"]
+    assert "relu" not in stubbed and "nn.Linear" not in stubbed
+    namespace = {}
+    exec(stubbed, namespace)
+    with pytest.raises(NotImplementedError):
+        namespace["Layer"](3)
+    with pytest.raises(ValueError, match="neither a docstring nor a method"):
+        stub_code(CLASS_SOLUTION.replace('    """A layer', '    size = 3\n    """A layer'))
+
 def notebook():
     cells = [
         new_markdown_cell("# Title"),
@@ -117,9 +148,13 @@ def test_real_chapters(tmp_path, root):
         assert "solution-start" not in text and "NotImplementedError" in text
         for cell in student.cells:  # every stub tells the student its contract
             if cell.cell_type == "code" and "NotImplementedError" in cell.source:
-                for fn in ast.parse(cell.source).body:
-                    if isinstance(fn, ast.FunctionDef):
-                        assert ast.get_docstring(fn), (chapter_path.name, fn.name)
+                for node in ast.parse(cell.source).body:
+                    if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                        assert ast.get_docstring(node), (chapter_path.name, node.name)
+                    if isinstance(node, ast.ClassDef):   # and the methods the student writes
+                        for fn in node.body:
+                            if isinstance(fn, ast.FunctionDef) and fn.name != "__init__":
+                                assert ast.get_docstring(fn), (chapter_path.name, fn.name)
     assert main(["--out", str(tmp_path / "edition"), "--force"]) == 0
 
 
@@ -172,7 +207,8 @@ def test_every_stub_cell_runs_and_every_prose_exercise_has_an_answer_cell(path):
     student = student_notebook(nbformat.read(path, as_version=4))
     for cell in student.cells:
         if cell.cell_type == "code" and "NotImplementedError" in cell.source:
-            assert all(isinstance(node, (ast.FunctionDef, ast.Import, ast.ImportFrom))
+            assert all(isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.Import,
+                                         ast.ImportFrom))
                        for node in ast.parse(cell.source).body), cell.source
     kinds = iter(ex["kind"] for ex in chapter_exercises(path))
     answers, kind = {}, None

@@ -12,7 +12,8 @@ For every chapter ``chapters/NN_*.ipynb`` it writes ``assignments/NN_slug/``:
   and the requirements a grading image needs.
 
 The tests *are* the book's checkers. Each implement-exercise (``:class: kind-implement``) gets
-one test worth ``--points`` points: it calls the checker of the exercise's check cell on the
+one test worth ``--points`` points (N times that for an exercise marked ``points-N``: the
+exercises that build a whole model): it calls the checker of the exercise's check cell on the
 student's function and fails with the checker's one-sentence message, which otter shows as
 the feedback. Experiment and explain exercises are graded by hand (the instructor guide gives
 a rubric for each). The tool never writes into ``chapters/``.
@@ -76,7 +77,7 @@ def implement_exercises(path: Path) -> list:
             continue
         if ex["checker"] not in calls:
             raise ValueError(f"{path.name}: no check cell calls {ex['checker']}(…)")
-        exercises.append({"title": ex["title"], "label": ex["label"],
+        exercises.append({"title": ex["title"], "label": ex["label"], "points": ex["points"],
                           "name": ex["label"].replace("-", "_"), "checker": ex["checker"],
                           "function": calls[ex["checker"]],
                           "number": f"{int(path.name[:2])}.{k}"})
@@ -85,8 +86,8 @@ def implement_exercises(path: Path) -> list:
 
 def otter_tests(path: Path, points: float = 1) -> dict:
     """{file name: source} of the otter tests of a chapter, one per implement-exercise."""
-    return {f"{ex['name']}.py": TEST_FILE.format(points=points, **{
-        **ex, "title": f"Exercise {ex['number']}, {ex['title']}"})
+    return {f"{ex['name']}.py": TEST_FILE.format(**{
+        **ex, "points": points * ex["points"], "title": f"Exercise {ex['number']}, {ex['title']}"})
         for ex in implement_exercises(path)}
 
 
@@ -163,7 +164,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="assignments", help="folder for the assignments")
     parser.add_argument("--points", type=float, default=1,
-                        help="points per implement-exercise (default 1)")
+                        help="points of a one-point implement-exercise (default 1); an "
+                             "exercise marked points-N in the book is worth N times as much")
     parser.add_argument("--force", action="store_true", help="replace a non-empty folder")
     args = parser.parse_args(argv)
     try:

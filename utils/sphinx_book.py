@@ -119,20 +119,23 @@ def note_stored_execution(app, doctree) -> None:
 
 KINDS = ("implement", "experiment", "explain")
 _EXERCISE = re.compile(r"^```\{exercise\} (?P<title>.*)\n:label: (?P<label>\S+)\n"
-                       r"(?::class: kind-(?P<kind>\w+)\n)?")
+                       r"(?::class: kind-(?P<kind>\w+)(?: points-(?P<points>\d+))?\n)?")
 _CHECK = re.compile(r"\b(check_\w+)\(")
 
 
 def chapter_exercises(path: Path) -> list:
-    """[{title, label, kind, checker}] for each exercise of a notebook, in order; checker is
-    the ``check_*`` function called by a code cell before the next exercise (or None)."""
+    """[{title, label, kind, points, checker}] for each exercise of a notebook, in order;
+    points (for grading) come from a ``points-N`` class beside the kind (1 when there is none);
+    checker is the ``check_*`` function called by a code cell before the next exercise (or
+    None)."""
     cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
     found = []
     for cell in cells:
         source = "".join(cell.get("source", ""))
         match = _EXERCISE.match(source) if cell.get("cell_type") == "markdown" else None
         if match:
-            found.append({**match.groupdict(), "checker": None})
+            found.append({**match.groupdict(), "points": int(match["points"] or 1),
+                          "checker": None})
         elif found and cell.get("cell_type") == "code" and _CHECK.search(source):
             found[-1]["checker"] = _CHECK.search(source).group(1)
     return found
@@ -162,8 +165,10 @@ class ExerciseTable(SphinxDirective):
                     check = f"`{ex['checker']}`: " + check_summary(
                         getattr(checks, ex["checker"]).__doc__)
                 title, check = (text.replace("|", "\\|") for text in (ex["title"], check))
-                lines.append(f"| {{ref}}`{ex['label']}`: {title} | {ex['kind'] or '?'} | "
-                             f"{check} |")
+                kind = ex["kind"] or "?"
+                if ex["points"] > 1:
+                    kind += f" ({ex['points']} points)"
+                lines.append(f"| {{ref}}`{ex['label']}`: {title} | {kind} | {check} |")
             lines.append("")
         container = nodes.container(classes=["exercise-table"])
         self.state.nested_parse(StringList(lines), self.content_offset, container)

@@ -49,22 +49,38 @@ EXPERIMENT_STUB = "# Your code for this exercise goes here.\n"
 ANSWER_STUB = "**Your answer:** _write it here._"
 
 
-def stub_code(source: str) -> str:
-    """Replace the body of every top-level function in ``source`` by a NotImplementedError stub.
+def _stubbed_functions(node) -> list:
+    """The functions whose bodies become stubs: top-level functions, and the methods of a
+    top-level class (whose body may hold only a docstring and methods)."""
+    if isinstance(node, ast.FunctionDef):
+        return [node]
+    for item in node.body:
+        docstring = isinstance(item, ast.Expr) and isinstance(getattr(item, "value", None),
+                                                               ast.Constant)
+        if not (isinstance(item, ast.FunctionDef) or docstring):
+            raise ValueError(f"line {item.lineno} of solution class {node.name} is neither a "
+                             "docstring nor a method: the student writes the whole class")
+    return [item for item in node.body if isinstance(item, ast.FunctionDef)]
 
-    A cell with functions may hold only imports besides them: a statement that runs the
-    solution would call the stub (a traceback as soon as the cell runs) or give away the rest
-    of the exercise, so it is refused with ValueError."""
+
+def stub_code(source: str) -> str:
+    """Replace the body of every top-level function, and of every method of a top-level class,
+    in ``source`` by a NotImplementedError stub.
+
+    A cell with functions or classes may hold only imports besides them: a statement that runs
+    the solution would call the stub (a traceback as soon as the cell runs) or give away the
+    rest of the exercise, so it is refused with ValueError."""
     tree = ast.parse(source)
-    functions = [node for node in tree.body if isinstance(node, ast.FunctionDef)]
-    if not functions:
+    defined = [node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))]
+    if not defined:
         return EXPERIMENT_STUB
     for node in tree.body:
-        if not isinstance(node, (ast.FunctionDef, ast.Import, ast.ImportFrom)):
+        if not isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)):
             raise ValueError(f"line {node.lineno} of a solution cell that defines "
-                             f"{functions[0].name}() is neither an import nor a function: move "
-                             f"code that uses the function into its own cell: "
+                             f"{defined[0].name} is neither an import, a function nor a class: "
+                             f"move code that uses it into its own cell: "
                              f"{ast.get_source_segment(source, node).splitlines()[0]!r}")
+    functions = [fn for node in defined for fn in _stubbed_functions(node)]
     lines = source.splitlines()
     out, cursor = [], 0
     for fn in functions:
@@ -143,7 +159,9 @@ _HEADERS = re.compile(r"^\s*(from |import |with |for |if |elif |else|try|except|
                       r"@|print\()")
 # Fragments that occur in a solution and, as ordinary code, on the page: they give nothing away.
 GENERIC = {"torch.softmax(scores, dim=-1)", "tokenizer.get_vocab()",
-           "encoder(ids, attention_mask)", "masked_scores(mlm, rate)"}
+           "encoder(ids, attention_mask)", "masked_scores(mlm, rate)",
+           # parts the exercise statements name (chapters 9 and 10)
+           "nn.LayerNorm(d_model), nn.LayerNorm(d_model)", "nn.Embedding(max_len, E)"}
 
 
 def squeeze(text: str) -> str:
@@ -166,13 +184,14 @@ def solution_regions(nb) -> list:
 
 
 def solution_fragments(region) -> list:
-    """What would give a solution away: each statement line of every function body (after
-    its docstring) and of every code cell without a function, without its assignment target,
+    """What would give a solution away: each statement line of every function or method body
+    (after its docstring) and of every code cell without a function, without its assignment target,
     `return` or comment, if at least 20 characters long; and every line of a worked answer in
     words at least 40 characters long. Control-flow headers, imports, prints and calls of the
     region's own functions (whose signatures the stubs keep) are left out."""
     fragments, names = [], {n.name for c in region if c.cell_type == "code"
-                            for n in ast.parse(c.source).body if isinstance(n, ast.FunctionDef)}
+                            for n in ast.parse(c.source).body
+                            if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
     for cell in region:
         if "remove-cell" in cell.get("metadata", {}).get("tags", []):
             continue
@@ -182,7 +201,9 @@ def solution_fragments(region) -> list:
             continue
         tree = ast.parse(cell.source)
         lines = cell.source.splitlines()
-        functions = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
+        functions = [fn for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))
+                     for fn in ([n] if isinstance(n, ast.FunctionDef) else
+                                [m for m in n.body if isinstance(m, ast.FunctionDef)])]
         kept = []
         for fn in functions:
             body = fn.body[1:] if ast.get_docstring(fn) else fn.body

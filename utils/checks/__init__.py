@@ -11,6 +11,8 @@ from .bert import check_max_pool, check_wordpiece
 from .core import CheckResult
 from .decoding import check_beam_search
 from .efficient import check_combine_partials, check_online_softmax_update
+from .layers import check_decoder_layer, check_encoder_layer
+from .gpt import check_cached_gpt, check_causal_lm_loss
 from .generation import check_cache_write, check_top_k_logits
 from .modern import check_repeat_kv, check_rotary, check_window_mask
 from .multihead import check_head_outputs, check_torch_mha
@@ -21,8 +23,10 @@ from .selfattention import check_causal_mask, check_scaled_attention, check_sinu
 from .vision import check_unpatchify
 
 __all__ = ["CheckResult", "check_additive_scores", "check_alignment_hits",
-           "check_attention_entropy", "check_beam_search", "check_cache_write",
-           "check_causal_mask", "check_combine_partials", "check_dot_product_attention", "check_gumbel_max",
+           "check_attention_entropy", "check_beam_search", "check_cache_write", "check_cached_gpt",
+           "check_causal_lm_loss",
+           "check_causal_mask", "check_combine_partials", "check_decoder_layer",
+           "check_encoder_layer", "check_dot_product_attention", "check_gumbel_max",
            "check_head_outputs", "check_last_valid_state", "check_leave_one_out_baseline",
            "check_local_p_weights", "check_location_weights", "check_masked_softmax",
            "check_max_pool", "check_repeat_kv", "check_rotary", "check_window_mask", "check_online_softmax_update", "check_reinforce_k_loss", "check_scaled_attention",
