@@ -1231,6 +1231,8 @@ def _book_answers():
         "decoder layer, PyTorch's": (checks.check_decoder_layer, _wrapping_layer(decoder=True),
                                      "TransformerDecoderLayer.forward"),
         "cached GPT, the book's": (checks.check_cached_gpt, _wrapping_gpt(), "GPT.forward"),
+        "tiled_attention, the book's": (checks.check_tiled_attention, tiled_attention,
+                                        "tiled_attention"),
     }
 
 
@@ -1307,3 +1309,14 @@ def test_the_book_answers_cover_every_checker():
     # no location score, no inverse of patchify, no max pooling, no merge of partial attention
     assert missing == {"check_online_softmax_update", "check_head_outputs", "check_combine_partials",
                        "check_location_weights", "check_unpatchify", "check_max_pool"}, missing
+
+
+def test_dot_product_attention_explains_T_on_a_batch():
+    """Exercise 2.2: the page shows the unbatched Q @ K.T; on 3-D keys .T reverses every axis,
+    and the check says so instead of leaving the student with a shape error."""
+    def dot_product_attention(query, keys, values):
+        weights = torch.softmax(query @ keys.T, dim=-1)
+        return weights @ values, weights
+
+    result = check_dot_product_attention(dot_product_attention)
+    assert not result and ".T reverses *all* dimensions of a 3-D tensor" in result.message

@@ -10,7 +10,7 @@ from .attention import (check_additive_scores, check_alignment_hits, check_dot_p
 from .bert import check_max_pool, check_wordpiece
 from .core import CheckResult
 from .decoding import check_beam_search
-from .efficient import check_combine_partials, check_online_softmax_update
+from .efficient import check_combine_partials, check_online_softmax_update, check_tiled_attention
 from .layers import check_decoder_layer, check_encoder_layer
 from .gpt import check_cached_gpt, check_causal_lm_loss
 from .generation import check_cache_write, check_top_k_logits
@@ -30,6 +30,6 @@ __all__ = ["CheckResult", "check_additive_scores", "check_alignment_hits",
            "check_head_outputs", "check_last_valid_state", "check_leave_one_out_baseline",
            "check_local_p_weights", "check_location_weights", "check_masked_softmax",
            "check_max_pool", "check_repeat_kv", "check_rotary", "check_window_mask", "check_online_softmax_update", "check_reinforce_k_loss", "check_scaled_attention",
-           "check_sinusoidal_positions",
+           "check_sinusoidal_positions", "check_tiled_attention",
            "check_softmax_jacobian", "check_token_accuracy", "check_top_k_logits",
            "check_torch_mha", "check_unpatchify", "check_wordpiece"]

@@ -1,6 +1,8 @@
 """Checkers for the attention exercises (chapters 2-4)."""
 from __future__ import annotations
 
+import re
+
 import torch
 import torch.nn.functional as F
 
@@ -8,7 +10,7 @@ from ..attention import AdditiveAttention, lengths_to_valid, masked_softmax
 from ..attention import scaled_dot_product_attention as book_sdpa
 from ..metrics import alignment_hits
 from ..models.luong import local_weights
-from .core import _call, _diagnose, _Failed, _run, _same_dtype, _tensor
+from .core import _call, _diagnose, _Failed, _run, _same_dtype, _source, _tensor
 
 
 @_run(forbid=(masked_softmax,))
@@ -85,7 +87,13 @@ def check_dot_product_attention(fn) -> str:
         q, k, v = (torch.randn(B, L, D, generator=gen), torch.randn(B, D, S, generator=gen),
                    torch.randn(B, S, K, generator=gen))
         k = k.transpose(1, 2)                 # (B, S, D), not contiguous: as a transposed view
-        out = _call(fn, name, q.clone(), k, v.clone())
+        try:
+            out = _call(fn, name, q.clone(), k, v.clone())
+        except _Failed as failure:
+            if re.search(r"\.T\b", _source(fn)):
+                raise _Failed(f"{failure}; note that .T reverses *all* dimensions of a 3-D "
+                              "tensor: swap the last two with .transpose(1, 2) (or .mT)") from None
+            raise
         if not isinstance(out, tuple) or len(out) != 2:
             raise _Failed(f"{name} must return a tuple (context, weights), got {type(out).__name__}")
         weights = _tensor(out[1], f"{name}'s weights", (B, L, S))

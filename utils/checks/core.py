@@ -114,6 +114,16 @@ def _diagnose(got: torch.Tensor, expected: torch.Tensor, mistakes: list, otherwi
     raise _Failed(otherwise)
 
 
+def _source(fn) -> str:
+    """``fn``'s source, or "" when it cannot be read."""
+    import inspect
+
+    try:
+        return inspect.getsource(fn)
+    except (OSError, TypeError):
+        return ""
+
+
 def _python_loops(fn) -> list:
     """The kinds of Python loop in ``fn``'s source ("for", "while", "comprehension"), or [] when
     it has none or its source cannot be read (then nothing is claimed)."""

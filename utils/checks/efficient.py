@@ -116,3 +116,137 @@ def check_combine_partials(fn) -> str:
         ], f"wrong output on {label}: o = exp(lse1 - lse) o1 + exp(lse2 - lse) o2, "
            "lse = logaddexp(lse1, lse2)")
     return f"{name} merges attention over two parts of the keys into attention over all of them."
+
+
+# --- the whole tiled loop -------------------------------------------------------------------
+
+TILED_MISTAKES = {
+    "no output rescale": "the running output is not rescaled when the running maximum grows: "
+                         "multiply o by e^(m - m') before adding the new block's p @ v",
+    "no sum rescale": "the running sum is not rescaled when the running maximum grows: "
+                      "ℓ' = e^(m - m') ℓ + the new block's sum",
+    "no scale": "the scores are not scaled: multiply the queries (or the scores) by 1/√D",
+    "diagonal unmasked": "inside the diagonal block the future keys are not masked: a query "
+                         "sees keys up to its own position only",
+    "diagonal hidden": "the mask hides each query's own key: query i sees keys 0 … i, i included",
+    "diagonal skipped": "the diagonal block is skipped: with the causal mask, skip the key blocks "
+                        "entirely in the future, but keep the block on the diagonal and mask it",
+}
+
+
+def _tiled_reference(q, k, v, causal, block, mistake=None):
+    """The tiled loop with one ``mistake`` made (for diagnosis)."""
+    L, S = q.shape[-2], k.shape[-2]
+    scale = 1.0 if mistake == "no scale" else q.shape[-1] ** -0.5
+    outputs = []
+    for q0 in range(0, L, block):
+        qb = q[..., q0:q0 + block, :] * scale
+        m = qb.new_full(qb.shape[:-1] + (1,), float("-inf"))
+        l = qb.new_zeros(qb.shape[:-1] + (1,))
+        o = qb.new_zeros(qb.shape[:-1] + v.shape[-1:])
+        last = S if not causal else min(S, q0 + qb.shape[-2]) if mistake != "diagonal skipped" \
+            else min(S, q0)
+        for k0 in range(0, last, block):
+            s = qb @ k[..., k0:k0 + block, :].transpose(-2, -1)
+            if causal and mistake != "diagonal unmasked":
+                rows = torch.arange(q0, q0 + s.shape[-2]).unsqueeze(1)
+                cols = torch.arange(k0, k0 + s.shape[-1])
+                hidden = cols >= rows if mistake == "diagonal hidden" else cols > rows
+                s = s.masked_fill(hidden, float("-inf"))
+            m_new = torch.maximum(m, s.amax(-1, keepdim=True))
+            safe = torch.where(torch.isinf(m_new), torch.zeros_like(m_new), m_new)
+            p = torch.exp(s - safe)
+            rescale = torch.exp(m - safe)
+            l = (1 if mistake == "no sum rescale" else rescale) * l + p.sum(-1, keepdim=True)
+            o = (1 if mistake == "no output rescale" else rescale) * o + p @ v[..., k0:k0 + block, :]
+            m = m_new
+        outputs.append(torch.where(l > 0, o / l.clamp(min=torch.finfo(l.dtype).tiny), 0.0))
+    return torch.cat(outputs, -2) if outputs else q.new_zeros(q.shape[:-1] + v.shape[-1:])
+
+
+class _largest:
+    """While active, the shape of the largest tensor any PyTorch operation returns."""
+
+    def __enter__(self):
+        from torch.utils._python_dispatch import TorchDispatchMode
+
+        outer = self
+
+        class Record(TorchDispatchMode):
+            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+                out = func(*args, **(kwargs or {}))
+                for t in out if isinstance(out, (tuple, list)) else (out,):
+                    if torch.is_tensor(t) and t.numel() > outer.numel:
+                        outer.numel, outer.shape = t.numel(), tuple(t.shape)
+                return out
+
+        self.numel, self.shape, self.mode = 0, (), Record()
+        self.mode.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.mode.__exit__(*exc)
+
+
+@_run(forbid=(tiled_attention, torch.nn.functional.scaled_dot_product_attention))
+def check_tiled_attention(fn) -> str:
+    """Check ``fn(query (..., L, D), key (..., S, D), value (..., S, Dv), is_causal=False,
+    block_size=128) -> (..., L, Dv)``: scaled dot-product attention computed a block of queries
+    and a block of keys at a time (online softmax), never holding more than a block of scores,
+    with PyTorch's top-left causal mask, for any L and S (no keys: zeros)."""
+    import torch.nn.functional as F
+
+    name = getattr(fn, "__name__", "your function")
+    gen = torch.Generator().manual_seed(31)
+    cases = [  # batch shape, L, S, D, Dv, causal, block, scale of the inputs
+        ((2,), 96, 96, 4, 4, False, 8, 1.0), ((2,), 96, 96, 4, 4, True, 8, 1.0),
+        ((1, 2), 13, 13, 5, 3, True, 4, 1.0), ((), 7, 20, 3, 2, True, 3, 1.0),
+        ((3,), 20, 7, 3, 2, True, 6, 1.0), ((2,), 10, 10, 4, 4, False, 1, 1.0),
+        ((2,), 9, 9, 4, 4, True, 64, 1.0), ((1,), 16, 16, 4, 4, True, 4, 300.0),
+        ((2,), 5, 0, 4, 3, False, 2, 1.0), ((2,), 6, 6, 4, 4, True, 4, 1.0),
+    ]
+    for shape, L, S, D, Dv, causal, block, size in cases:
+        dtype = torch.float64 if L == 6 or size > 1 else torch.float32
+        q = (torch.randn(*shape, L, D, generator=gen) * size).to(dtype)
+        k = (torch.randn(*shape, D, S, generator=gen) * size).to(dtype).transpose(-2, -1)
+        v = torch.randn(*shape, S, Dv, generator=gen).to(dtype)
+        with _largest() as largest:
+            got = _call(fn, name, q.clone(), k, v.clone(), is_causal=causal, block_size=block)
+        what = f"L = {L}, S = {S}, block_size = {block}" + (", causal" if causal else "")
+        if S == 0 and torch.is_tensor(got) and got.shape == q.shape[:-1] + (Dv,) and \
+                got.is_floating_point() and not torch.isfinite(got).all():
+            raise _Failed(f"with no keys at all ({what}) the output is NaN (0/0): return zeros, "
+                          "as PyTorch's attention does")
+        if size > 1 and torch.is_tensor(got) and got.is_floating_point() and \
+                got.shape == q.shape[:-1] + (Dv,) and not torch.isfinite(got).all():
+            raise _Failed(f"scores of magnitude {(q @ k.transpose(-2, -1)).abs().max():.0e} "
+                          "overflow: exponentiate scores minus the running maximum")
+        got = _tensor(got, f"{name}'s output", tuple(q.shape[:-1]) + (Dv,))
+        if S and got.dtype != q.dtype:
+            raise _Failed(f"{name} returned {got.dtype} for {q.dtype} inputs: keep their dtype")
+        expected = F.scaled_dot_product_attention(q.double(), k.double(), v.double(),
+                                                  is_causal=causal).to(dtype) if S else \
+            torch.zeros_like(got)
+        tolerance = 1e-9 if dtype == torch.float64 else 2e-5
+        if not torch.allclose(got, expected, rtol=tolerance, atol=tolerance):
+            for mistake, sentence in TILED_MISTAKES.items():
+                wrong = _tiled_reference(q.double(), k.double(), v.double(), causal, block,
+                                         mistake).to(dtype)
+                if torch.allclose(got, wrong, rtol=tolerance, atol=tolerance) and \
+                        not torch.allclose(wrong, expected, rtol=tolerance, atol=tolerance):
+                    raise _Failed(f"{what}: {sentence}")
+            if size > 1:
+                raise _Failed(f"wrong output for {what} with scores of magnitude "
+                              f"{(q @ k.transpose(-2, -1)).abs().max():.0e}, right for small "
+                              "ones: large scores overflow: exponentiate scores minus the "
+                              "running maximum")
+            raise _Failed(f"wrong output for {what}: it should equal softmax(Q Kᵀ / √D) V"
+                          + (" with query i seeing keys 0 … i" if causal else ""))
+        batch = max(1, int(torch.tensor(shape).prod())) if shape else 1
+        allowed = batch * max(block * block, L * max(D, Dv), S * max(D, Dv), block * D)
+        if S > block and largest.numel > allowed:
+            raise _Failed(f"for {what} a tensor of shape {largest.shape} was made: as many "
+                          "entries as the scores of a whole row of keys (or a full mask); tiling "
+                          f"holds at most block_size × block_size scores (and masks) at a time")
+    return (f"{name} computes attention a block at a time, with the causal mask, for any L and "
+            "S, and never holds more than a block of scores.")
