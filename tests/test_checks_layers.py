@@ -217,8 +217,8 @@ def test_decoder_check_accepts_correct_layers(answer):
 
 
 ENCODER_WRONG = {
-    "no residual 1": "pre-LN (norm_first=True): the input of `norm2` is the first tensor that differs: the "
-                     "first residual connection is missing",
+    "no residual 1": "pre-LN (norm_first=True): the input of `norm2` is the first tensor that "
+                     "differs: the first residual connection is missing",
     "normalised residual": "the residual path adds the normalised input",
     "no activation": "the ReLU between linear1 and linear2 is missing",
     "no padding": "the padding mask is ignored",

@@ -100,3 +100,115 @@ def check_max_pool(fn) -> str:
                                             "only the max"),
         ], "wrong maxima: for each sentence and feature, the largest value over its real tokens")
     return f"{name} takes the max over real tokens only."
+
+
+# --- BERT's masking -------------------------------------------------------------------------
+
+IGNORE = -100                          # the label F.cross_entropy ignores by default
+
+
+def _masking_batch(gen, B, T, first_id=5, vocab=400):
+    """Ids (B, T) framed by [CLS] (1) and [SEP] (2) and padded with 0, special (B, T), and the
+    number of candidates per row, chosen so that rate × n is never near a half (rounding is then
+    the same whichever way a student rounds)."""
+    safe = [n for n in range(0, T - 1) if abs((0.15 * n) % 1 - 0.5) > 0.1]
+    counts = torch.tensor(safe)[torch.randint(len(safe), (B,), generator=gen)]
+    ids = torch.randint(first_id, vocab, (B, T), generator=gen)
+    positions = torch.arange(T)
+    ids[:, 0] = 1
+    ids[positions > counts[:, None]] = 0
+    ids[torch.arange(B), counts + 1] = 2
+    special = (positions == 0) | (positions > counts[:, None])
+    return ids, special, counts
+
+
+@_run
+def check_mask_tokens(fn) -> str:
+    """Check ``fn(ids (B, T), special (B, T), mask_id, vocab_size, generator, rate=0.15) ->
+    (inputs, labels)``: exactly k = max(1, round(rate · n)) of each row's n candidate positions
+    (not special) chosen at random; of those 80 % become mask_id, 10 % a random id, 10 % stay;
+    labels hold the original id at chosen positions and -100 elsewhere; every random number
+    comes from ``generator``."""
+    name = getattr(fn, "__name__", "your function")
+    gen = torch.Generator().manual_seed(11)
+    mask_id, vocab = 3, 400
+    for B, T in ((256, 64), (1, 12), (3, 9)):
+        ids, special, n = _masking_batch(gen, B, T, vocab=vocab)
+        if B == 3:
+            special[1], ids[1] = True, 0                          # a row of padding only
+            n[1] = 0
+        given = ids.clone()
+        out = _call(fn, name, given, special.clone(), mask_id, vocab,
+                    torch.Generator().manual_seed(5))
+        if not isinstance(out, tuple) or len(out) != 2:
+            raise _Failed(f"{name} must return a tuple (inputs, labels), got {type(out).__name__}")
+        inputs = _tensor(out[0], f"{name}'s inputs", (B, T))
+        labels = _tensor(out[1], f"{name}'s labels", (B, T))
+        if not torch.equal(given, ids):
+            raise _Failed(f"{name} changed ids in place; corrupt a copy (masked_fill, clone)")
+        if inputs.dtype != ids.dtype or labels.dtype != ids.dtype:
+            raise _Failed(f"inputs and labels must be token ids ({ids.dtype}), got "
+                          f"{inputs.dtype} and {labels.dtype}")
+        again = _call(fn, name, ids.clone(), special.clone(), mask_id, vocab,
+                      torch.Generator().manual_seed(5))
+        if not (torch.equal(again[0], inputs) and torch.equal(again[1], labels)):
+            raise _Failed("two calls with generators seeded alike gave different results: draw "
+                          "every random number from `generator` (torch.rand(..., "
+                          "generator=generator))")
+        _check_masking(inputs, labels, ids, special, n, mask_id, vocab, B > 100)
+    return (f"{name} chooses k of each sequence's candidates at random, never a special token, "
+            "and corrupts them 80/10/10.")
+
+
+def _check_masking(inputs, labels, ids, special, n, mask_id, vocab, statistical):
+    chosen = labels != IGNORE
+    if not (~chosen).any():
+        raise _Failed(f"labels must be {IGNORE} wherever no prediction is asked (the index "
+                      "F.cross_entropy ignores by default), and the original id elsewhere")
+    if (chosen & special).any():
+        b, t = (chosen & special).nonzero()[0].tolist()
+        raise _Failed(f"position {t} of row {b} is a special token or padding (id {ids[b, t]}) "
+                      "and was chosen: only positions where `special` is False may be chosen")
+    if not torch.equal(labels[chosen], ids[chosen]):
+        raise _Failed("the labels at the chosen positions must be the original ids (what the "
+                      "model should recover), not the corrupted inputs")
+    if not torch.equal(inputs[~chosen], ids[~chosen]):
+        raise _Failed("a position that was not chosen (label -100) was changed: only chosen "
+                      "positions are corrupted")
+    k = torch.where(n > 0, (0.15 * n).round().clamp(min=1), 0).long()
+    got = chosen.sum(1)
+    if not torch.equal(got, k):
+        b = int((got != k).nonzero()[0])
+        hint = ""
+        if torch.equal(got, (0.15 * n).floor().long()):
+            hint = ": round 0.15 · n to the nearest integer, not down (and choose at least one)"
+        elif torch.equal(got, torch.where(n > 0, (0.15 * (n + 2)).round().clamp(min=1), 0)
+                         .long()) or torch.equal(got, (0.15 * ids.shape[1]) * (n > 0)):
+            hint = ": n counts only the candidates, not [CLS], [SEP] or padding"
+        elif not torch.equal(got, got.max().expand_as(got)):
+            hint = (": choose exactly k positions in each row (a probability per position "
+                    "gives about k, not k)")
+        raise _Failed(f"row {b} has {int(got[b])} chosen positions but {int(n[b])} candidates, "
+                      f"so k = max(1, round(0.15 · {int(n[b])})) = {int(k[b])}{hint}")
+    if not statistical:
+        return
+    offsets = chosen.float().argmax(1)[n > 6]
+    if (offsets == 1).float().mean() > 0.9:
+        raise _Failed("the chosen positions are (nearly) always the first candidates of each "
+                      "row: choose them at random among all the candidates")
+    count = int(chosen.sum())
+    masked = float((inputs[chosen] == mask_id).float().mean())
+    kept = float((inputs[chosen] == ids[chosen]).float().mean())
+    other = 1 - masked - kept
+    spread = 5 * (0.1 * 0.9 / count) ** 0.5                      # five standard deviations
+    if abs(masked - 0.8) > 2 * spread or abs(other - 0.1) > spread or abs(kept - 0.1) > spread:
+        raise _Failed(f"of the {count} chosen tokens {masked:.1%} became mask_id, {other:.1%} "
+                      f"another id and {kept:.1%} stayed; expected 80 %, 10 % and 10 % (one draw "
+                      "per chosen token decides which)")
+    replaced = inputs[chosen & (inputs != mask_id) & (inputs != ids)]
+    if ((replaced < 0) | (replaced >= vocab)).any():
+        raise _Failed(f"random replacements must be ids from 0 to vocab_size - 1 = {vocab - 1}")
+    if len(replaced) > 50 and replaced.unique().numel() < len(replaced) / 3:
+        raise _Failed(f"the {len(replaced)} random replacements take only "
+                      f"{replaced.unique().numel()} different ids: draw each from all "
+                      "vocab_size ids")

@@ -158,7 +158,8 @@ def _tiled_reference(q, k, v, causal, block, mistake=None):
             p = torch.exp(s - safe)
             rescale = torch.exp(m - safe)
             l = (1 if mistake == "no sum rescale" else rescale) * l + p.sum(-1, keepdim=True)
-            o = (1 if mistake == "no output rescale" else rescale) * o + p @ v[..., k0:k0 + block, :]
+            o = (1 if mistake == "no output rescale" else rescale) * o \
+                + p @ v[..., k0:k0 + block, :]
             m = m_new
         outputs.append(torch.where(l > 0, o / l.clamp(min=torch.finfo(l.dtype).tiny), 0.0))
     return torch.cat(outputs, -2) if outputs else q.new_zeros(q.shape[:-1] + v.shape[-1:])

@@ -76,8 +76,9 @@ def check_causal_lm_loss(fn) -> str:
             raise _Failed(f"{name} returned a Python float; return the tensor (no .item()), so "
                           "that loss.backward() can train the model")
         if not torch.is_tensor(loss) or loss.numel() != 1:
+            shape = f" of shape {tuple(loss.shape)}" if torch.is_tensor(loss) else ""
             raise _Failed(f"{name} must return one number as a 0-d tensor, got "
-                          f"{type(loss).__name__}{'' if not torch.is_tensor(loss) else ' of shape ' + str(tuple(loss.shape))}")
+                          f"{type(loss).__name__}{shape}")
         if not torch.isfinite(loss).all():
             raise _Failed(f"{name} returned {loss.item()} on logits of magnitude "
                           f"{logits.abs().max():.0f}: take log-probabilities with log_softmax "

@@ -39,19 +39,21 @@ def _aligned(got, expected):
     return got
 
 
-def close(got, expected) -> bool:
-    """Equal up to float64 rounding (or float32's, if the student computed in float32)."""
+def close(got, expected, tolerance=None) -> bool:
+    """Equal up to float64 rounding (or float32's, if the student computed in float32), or to
+    ``tolerance`` where the reference itself rounds (rotary angles in float32)."""
     got = _aligned(got, expected)
     if got is None:
         return False
     if not expected.is_floating_point():
         return torch.equal(got.to(expected.dtype), expected)
-    tolerance = 1e-9 if expected.dtype == torch.float64 else 1e-5
+    if tolerance is None:
+        tolerance = 1e-9 if expected.dtype == torch.float64 else 1e-5
     return torch.allclose(got.to(expected.dtype), expected, rtol=tolerance, atol=tolerance)
 
 
 def first_difference(student: nn.Module, call, sites: list[Site], mistakes: dict,
-                     what: str) -> torch.Tensor:
+                     what: str, tolerance: float | None = None) -> torch.Tensor:
     """Run ``call(student)`` with hooks; fail at the first site (in ``sites``' order) whose input
     or output differs, or at the final output (the site named "output"). ``mistakes`` maps a
     sentence to the sites (name -> Site) that mistake produces; the sentence of the first mistake
@@ -73,7 +75,7 @@ def first_difference(student: nn.Module, call, sites: list[Site], mistakes: dict
             got_in, got_out = records[site.name]
             parts = [("input", got_in, site.input), ("output", got_out, site.output)]
         for part, got, expected in parts:
-            if expected is None or close(got, expected):
+            if expected is None or close(got, expected, tolerance):
                 continue
             where = "the output" if site.name == "output" else f"the {part} of `{site.name}`"
             if got is not None and _aligned(got, expected) is None:
@@ -81,7 +83,7 @@ def first_difference(student: nn.Module, call, sites: list[Site], mistakes: dict
                               f"{tuple(expected.shape)}")
             for sentence, wrong in mistakes.items():
                 other = wrong.get(site.name)
-                if other is not None and close(got, getattr(other, part)):
+                if other is not None and close(got, getattr(other, part), tolerance):
                     raise _Failed(f"{where} is the first tensor that differs: {sentence}")
             if skipped is not None:
                 raise _Failed(f"`{skipped.name}` is never called in forward; it receives "
