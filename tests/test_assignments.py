@@ -64,7 +64,7 @@ def test_points_and_requirements():
 
 
 def test_the_build_exercises_are_worth_more_and_graded_by_their_checks():
-    """Chapter 9's layer exercises are worth 3 points each: otter's test gives them to a
+    """Chapter 9's layer exercises are worth 2 and 3 points: otter's test gives them to a
     correct layer (written with chapter 8's attention) and none to a layer without its first
     residual, whose feedback names that tensor."""
     import sys
@@ -73,7 +73,8 @@ def test_the_build_exercises_are_worth_more_and_graded_by_their_checks():
     from test_checks_layers import BookStyleEncoder, TorchStyleEncoder, with_mistake
 
     tests = {ex["name"]: ex for ex in implement_exercises(CHAPTERS / "09_transformer.ipynb")}
-    assert tests["ex_ch9_encoder_layer"]["points"] == tests["ex_ch9_decoder_layer"]["points"] == 3
+    assert (tests["ex_ch9_encoder_layer"]["points"], tests["ex_ch9_decoder_layer"]["points"]) == \
+        (2, 3)
     assert tests["ex_ch9_beam"]["points"] == 1
     source = otter_tests(CHAPTERS / "09_transformer.ipynb")["ex_ch9_encoder_layer.py"]
     for answer, passed in ((BookStyleEncoder, True),
@@ -81,7 +82,7 @@ def test_the_build_exercises_are_worth_more_and_graded_by_their_checks():
         test = ExceptionTestFile.from_string(source, path="ex_ch9_encoder_layer.py")
         test.run({"EncoderLayer": answer})
         result = test.test_case_results[0]
-        assert result.passed == passed and test.score == 3 * passed
+        assert result.passed == passed and test.score == 2 * passed
         if not passed:
             assert "the input of `norm2` is the first tensor that differs: the first residual " \
                 "connection is missing" in result.message

@@ -62,6 +62,8 @@ def wrong_loss(kind):
             return -(probs.log() * counted).sum() / counted.sum()
         if kind == "detached":
             return loss_by_cross_entropy(logits.detach(), tokens, pad_id)
+        if kind == "shape (1,)":
+            return loss_by_cross_entropy(logits, tokens, pad_id).reshape(1)
         if kind == "float64":
             return loss_by_cross_entropy(logits.double(), tokens, pad_id)
     return loss
@@ -80,6 +82,7 @@ LOSS_WRONG = {
     "log softmax": "never log(softmax(...))",
     "detached": "gradients can follow",
     "float64": "keep the logits' dtype",
+    "shape (1,)": "return a 0-d tensor (shape ())",
 }
 
 
@@ -163,7 +166,20 @@ class IndexedGPT(nn.Module):
         return self.out(self.norm(x))
 
 
-@pytest.mark.parametrize("answer", [CachedGPT, IndexedGPT])
+class BatchPositionsGPT(CachedGPT):
+    """Position ids of shape (B, T), as Hugging Face passes them."""
+
+    def forward(self, tokens, caches):
+        B, T = tokens.shape
+        start = caches[0]["k"].shape[2] if caches[0] else 0
+        where = torch.arange(start, start + T).unsqueeze(0).expand(B, T)
+        x = self.embed(tokens) + self.positions(where)
+        for block, cache in zip(self.blocks, caches):
+            x = block(x, cache)
+        return self.out(self.norm(x))
+
+
+@pytest.mark.parametrize("answer", [CachedGPT, IndexedGPT, BatchPositionsGPT])
 def test_cached_gpt_check_accepts_correct_models(answer):
     result = check_cached_gpt(answer)
     assert result, result

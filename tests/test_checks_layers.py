@@ -3,6 +3,7 @@ each plausible wrong layer is rejected with the sentence that names its mistake,
 intermediate tensor where it leaves PyTorch's layer."""
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from utils.attention import MultiHeadAttention
@@ -28,30 +29,45 @@ class TorchStyleEncoder(nn.Module):
     def _sa(self, x, mask, padding, is_causal):
         if self.mistake == "no padding":
             padding = None
+        if self.mistake == "padding inverted" and padding is not None:
+            padding = ~padding
         return self.self_attn(query=x, key=x, value=x, attn_mask=mask, key_padding_mask=padding,
                               need_weights=False, is_causal=is_causal)[0]
 
     def _ff(self, x):
+        if self.mistake == "flattened":                        # correct: positions as rows
+            return self.linear2(self.linear1(x.reshape(-1, x.shape[-1])).relu()).reshape(x.shape)
         h = self.linear1(x)
+        if self.mistake == "gelu":
+            return self.linear2(F.gelu(h))
         return self.linear2(self.dropout(h if self.mistake == "no activation" else h.relu()))
+
+    def _norm2(self, x):
+        return self.norm1(x) if self.mistake == "norm1 reused" else self.norm2(x)
+
+    def _norm1(self, x):
+        if self.mistake == "norm without gain":
+            return F.layer_norm(x, x.shape[-1:])
+        return self.norm1(x)
 
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
         x, m = src, self.mistake
         if self.norm_first:
-            h = self.norm1(x)
+            h = self._norm1(x)
             a = self._sa(h, src_mask, src_key_padding_mask, is_causal)
             if m == "in place":
                 x += a
                 return x + self._ff(self.norm2(x))
             x = a if m == "no residual 1" else (h if m == "normalised residual" else x) + a
-            return x + self._ff(self.norm2(x))
+            return x + self._ff(self._norm2(x))
         if m == "norm before":
             x = x + self._sa(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
             return x + self._ff(self.norm2(x))
         a = self._sa(x, src_mask, src_key_padding_mask, is_causal)
-        x = self.norm1(a if m == "no residual 1" else x + a)
-        f = self._ff(x)
-        return self.norm2(f if m == "no residual 2" else x + f)
+        summed = a if m == "no residual 1" else x + a
+        x = self._norm1(summed)
+        f = self._ff(summed if m == "unnormed feed-forward" else x)
+        return self._norm2(f if m == "no residual 2" else x + f)
 
 
 class BookStyleEncoder(nn.Module):
@@ -127,16 +143,21 @@ class TorchStyleDecoder(nn.Module):
                 memory_key_padding_mask=None, tgt_is_causal=False, memory_is_causal=False):
         m = self.mistake
         mask = None if m == "no causal mask" else tgt_mask
+        if m == "own causal mask":
+            mask = torch.ones(tgt.shape[1], tgt.shape[1], dtype=torch.bool).triu(1)
+        if m == "mask inverted" and mask is not None and mask.dtype == torch.bool:
+            mask = ~mask
 
         def sa(h):
             return self.self_attn(h, h, h, attn_mask=mask, key_padding_mask=tgt_key_padding_mask,
                                   need_weights=False)[0]
 
         def ca(h):
-            kv = h if m == "cross reads decoder" else memory
+            kv = h if m in ("cross reads decoder", "cross reads decoder, no padding") else \
+                self.norm2(memory) if m == "normalised memory" else memory
+            padding = None if m == "cross reads decoder, no padding" else memory_key_padding_mask
             return self.multihead_attn(h, kv, kv, attn_mask=memory_mask,
-                                       key_padding_mask=memory_key_padding_mask,
-                                       need_weights=False)[0]
+                                       key_padding_mask=padding, need_weights=False)[0]
 
         def ff(h):
             return self.linear2(self.linear1(h).relu())
@@ -204,7 +225,35 @@ def test_the_written_out_reference_is_pytorchs_layer(decoder, norm_first):
     assert torch.allclose(sites[-1].output, expected, atol=1e-12)
 
 
-@pytest.mark.parametrize("answer", [TorchStyleEncoder, BookStyleEncoder, OwnPartsEncoder])
+class UnbiasedAttention(OwnAttention):
+    """Exercise 8.1's function wrapped as a module, the biases forgotten (a wrong answer)."""
+
+    def forward(self, query, key, value, key_padding_mask=None):
+        B, L, E = query.shape
+        W_q, W_k, W_v = self.in_proj_weight.chunk(3)
+
+        def heads(x):
+            return x.reshape(B, -1, self.H, E // self.H).transpose(1, 2)
+        q, k, v = heads(query @ W_q.T), heads(key @ W_k.T), heads(value @ W_v.T)
+        scores = q @ k.transpose(-2, -1) / (E // self.H) ** 0.5
+        if key_padding_mask is not None:
+            scores = scores.masked_fill(key_padding_mask[:, None, None, :], float("-inf"))
+        return (scores.softmax(-1) @ v).transpose(1, 2).reshape(B, L, E) @ self.out_proj.weight.T
+
+
+def test_attention_without_its_biases_is_named():
+    class Unbiased(OwnPartsEncoder):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.self_attn = UnbiasedAttention(self.linear1.in_features, self.self_attn.H)
+
+    result = check_encoder_layer(Unbiased)
+    assert not result and "the output of `self_attn` is the first tensor that differs: the " \
+        "attention's output is what it would be without its biases" in result.message, result
+
+
+@pytest.mark.parametrize("answer", [TorchStyleEncoder, BookStyleEncoder, OwnPartsEncoder,
+                                    with_mistake(TorchStyleEncoder, "flattened")])
 def test_encoder_check_accepts_correct_layers(answer):
     result = check_encoder_layer(answer)
     assert result, result
@@ -217,6 +266,13 @@ def test_decoder_check_accepts_correct_layers(answer):
 
 
 ENCODER_WRONG = {
+    "norm1 reused": "`norm2` is never called in forward",
+    "norm without gain": "`norm1` is never called in forward",
+    "gelu": "the feed-forward uses GELU",
+    "padding inverted": "the padding mask is read the other way round",
+    "unnormed feed-forward": "post-LN (norm_first=False): the input of `linear1` is the first "
+                             "tensor that differs: the feed-forward reads the residual sum "
+                             "before norm1",
     "no residual 1": "pre-LN (norm_first=True): the input of `norm2` is the first tensor that "
                      "differs: the first residual connection is missing",
     "normalised residual": "the residual path adds the normalised input",
@@ -239,6 +295,11 @@ def test_encoder_check_names_the_mistake(mistake):
 
 
 DECODER_WRONG = {
+    "own causal mask": "the self-attention is masked causally whatever tgt_mask says",
+    "mask inverted": "the boolean tgt_mask is read the other way round",
+    "normalised memory": "memory is normalised before the cross-attention",
+    "cross reads decoder, no padding": "the cross-attention takes its keys and values from the "
+                                       "decoder",
     "no causal mask": "the self-attention is not masked",
     "cross reads decoder": "takes its keys and values from the decoder",
     "no residual 1": "the first residual connection is missing",

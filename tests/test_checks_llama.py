@@ -159,6 +159,29 @@ def test_llama_check_rejects_the_books_block_a_stub_and_other_names():
     assert "calls `utils.models.blocks.TransformerBlock.forward`" in \
         check_llama_block(Wrapped).message
 
+    from utils.attention import MultiHeadAttention
+    from utils.models.blocks import GatedFeedForward
+
+    class BookParts(nn.Module):
+        """The book's attention (rotary, grouped heads) and SwiGLU modules, renamed."""
+
+        def __init__(self, d_model, heads, kv_heads, d_ff, base=10000.0, eps=1e-5):
+            super().__init__()
+            self.input_layernorm = nn.RMSNorm(d_model, eps=eps)
+            self.post_attention_layernorm = nn.RMSNorm(d_model, eps=eps)
+            self.self_attn = MultiHeadAttention(d_model, heads, bias=False,
+                                                num_kv_heads=kv_heads, rope_base=base)
+            self.self_attn.o_proj = self.self_attn.out_proj
+            self.mlp = GatedFeedForward(d_model, d_ff)
+
+        def forward(self, x):
+            h = self.input_layernorm(x)
+            x = x + self.self_attn(h, h, h, need_weights=False, is_causal=True)[0]
+            return x + self.mlp(self.post_attention_layernorm(x))
+
+    assert "calls `utils.attention.multihead.MultiHeadAttention.forward`" in \
+        check_llama_block(BookParts).message
+
     class Stub(nn.Module):
         def __init__(self, d_model, heads, kv_heads, d_ff, base=10000.0, eps=1e-5):
             raise NotImplementedError

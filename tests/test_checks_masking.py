@@ -61,6 +61,8 @@ def test_masking_check_accepts_three_correct_answers(answer):
 def wrong(kind):
     def mask_tokens(ids, special, mask_id, vocab_size, generator, rate=0.15):
         n = (~special).sum(1, keepdim=True)
+        if kind == "fixed rate":
+            rate = 0.15
         if kind == "floor":
             k = (rate * n).floor()
         elif kind == "counts specials":
@@ -90,7 +92,8 @@ def wrong(kind):
 
 
 MASKING_WRONG = {
-    "floor": "round 0.15 · n to the nearest integer, not down",
+    "floor": "round rate · n to the nearest integer, not down",
+    "fixed rate": "use the `rate` argument, not 0.15",
     "counts specials": "n counts only the candidates, not [CLS], [SEP] or padding",
     "bernoulli": "choose exactly k positions in each row",
     "first": "always the first candidates of each row",

@@ -103,14 +103,15 @@ def wrong(kind):
             l = q.new_zeros(q.shape[:-1] + (1,))
             o = q.new_zeros(q.shape[:-1] + value.shape[-1:])
             last = min(S, q0 + q.shape[-2]) if is_causal else S
-            if kind == "diagonal skipped" and is_causal:
+            if kind.startswith("diagonal skipped") and is_causal:
                 last = min(S, q0)
             for k0 in range(0, last, block_size):
                 s = q @ key[..., k0:k0 + block_size, :].transpose(-2, -1)
                 if is_causal and kind != "diagonal unmasked":
                     rows = torch.arange(q0, q0 + s.shape[-2])[:, None]
                     cols = torch.arange(k0, k0 + s.shape[-1])
-                    s = s.masked_fill(cols >= rows if kind == "diagonal hidden" else cols > rows,
+                    s = s.masked_fill(cols >= rows if kind.startswith("diagonal hidden")
+                                      else cols > rows,
                                       float("-inf"))
                 if kind == "no max":
                     p, rescale, m_new = torch.exp(s), 1.0, m
@@ -121,7 +122,8 @@ def wrong(kind):
                 o = (1.0 if kind == "no output rescale" else rescale) * o + \
                     p @ value[..., k0:k0 + block_size, :]
                 m = m_new
-            outputs.append(o / l if kind == "nan for no keys" else torch.nan_to_num(o / l))
+            outputs.append(o / l if kind in ("nan for no keys", "diagonal hidden, nan",
+                                             "diagonal skipped, nan") else torch.nan_to_num(o / l))
         return torch.cat(outputs, -2) if outputs else query.new_zeros(query.shape[:-1] +
                                                                      value.shape[-1:])
     return tiled
@@ -136,6 +138,8 @@ TILED_WRONG = {
     "diagonal skipped": "the diagonal block is skipped",
     "no max": "overflow: exponentiate scores minus the running maximum",
     "nan for no keys": "with no keys at all",
+    "diagonal hidden, nan": "the mask hides each query's own key",
+    "diagonal skipped, nan": "the diagonal block is skipped",
 }
 
 

@@ -72,7 +72,20 @@ class TorchLayers(nn.Module):
         return self.head(self.norm(x[:, 0, :]))
 
 
-@pytest.mark.parametrize("answer", [BookBlocks, TorchLayers])
+class NormAll(BookBlocks):
+    """The final norm on every position, then [CLS] (as timm and transformers do)."""
+
+    def forward(self, images):
+        N, H, W = images.shape
+        P = self.P
+        patches = images.reshape(N, H // P, P, W // P, P).transpose(2, 3).reshape(N, -1, P * P)
+        x = torch.cat([self.cls.expand(N, -1, -1), self.embed(patches)], 1) + self.positions
+        for block in self.blocks:
+            x = block(x)[0]
+        return self.head(self.norm(x)[:, 0])
+
+
+@pytest.mark.parametrize("answer", [BookBlocks, TorchLayers, NormAll])
 def test_vit_check_accepts_correct_models(answer):
     result = check_vit(answer)
     assert result, result

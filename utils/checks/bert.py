@@ -107,11 +107,11 @@ def check_max_pool(fn) -> str:
 IGNORE = -100                          # the label F.cross_entropy ignores by default
 
 
-def _masking_batch(gen, B, T, first_id=5, vocab=400):
+def _masking_batch(gen, B, T, first_id=5, vocab=400, rate=0.15):
     """Ids (B, T) framed by [CLS] (1) and [SEP] (2) and padded with 0, special (B, T), and the
     number of candidates per row, chosen so that rate × n is never near a half (rounding is then
     the same whichever way a student rounds)."""
-    safe = [n for n in range(0, T - 1) if abs((0.15 * n) % 1 - 0.5) > 0.1]
+    safe = [n for n in range(0, T - 1) if abs((rate * n) % 1 - 0.5) > 0.1]
     counts = torch.tensor(safe)[torch.randint(len(safe), (B,), generator=gen)]
     ids = torch.randint(first_id, vocab, (B, T), generator=gen)
     positions = torch.arange(T)
@@ -132,14 +132,14 @@ def check_mask_tokens(fn) -> str:
     name = getattr(fn, "__name__", "your function")
     gen = torch.Generator().manual_seed(11)
     mask_id, vocab = 3, 400
-    for B, T in ((256, 64), (1, 12), (3, 9)):
-        ids, special, n = _masking_batch(gen, B, T, vocab=vocab)
+    for B, T, rate in ((256, 64, 0.15), (1, 12, 0.15), (3, 9, 0.15), (32, 40, 0.3)):
+        ids, special, n = _masking_batch(gen, B, T, vocab=vocab, rate=rate)
         if B == 3:
             special[1], ids[1] = True, 0                          # a row of padding only
             n[1] = 0
         given = ids.clone()
         out = _call(fn, name, given, special.clone(), mask_id, vocab,
-                    torch.Generator().manual_seed(5))
+                    torch.Generator().manual_seed(5), rate=rate)
         if not isinstance(out, tuple) or len(out) != 2:
             raise _Failed(f"{name} must return a tuple (inputs, labels), got {type(out).__name__}")
         inputs = _tensor(out[0], f"{name}'s inputs", (B, T))
@@ -150,17 +150,17 @@ def check_mask_tokens(fn) -> str:
             raise _Failed(f"inputs and labels must be token ids ({ids.dtype}), got "
                           f"{inputs.dtype} and {labels.dtype}")
         again = _call(fn, name, ids.clone(), special.clone(), mask_id, vocab,
-                      torch.Generator().manual_seed(5))
+                      torch.Generator().manual_seed(5), rate=rate)
         if not (torch.equal(again[0], inputs) and torch.equal(again[1], labels)):
             raise _Failed("two calls with generators seeded alike gave different results: draw "
                           "every random number from `generator` (torch.rand(..., "
                           "generator=generator))")
-        _check_masking(inputs, labels, ids, special, n, mask_id, vocab, B > 100)
+        _check_masking(inputs, labels, ids, special, n, mask_id, vocab, B > 100, rate)
     return (f"{name} chooses k of each sequence's candidates at random, never a special token, "
             "and corrupts them 80/10/10.")
 
 
-def _check_masking(inputs, labels, ids, special, n, mask_id, vocab, statistical):
+def _check_masking(inputs, labels, ids, special, n, mask_id, vocab, statistical, rate):
     chosen = labels != IGNORE
     if not (~chosen).any():
         raise _Failed(f"labels must be {IGNORE} wherever no prediction is asked (the index "
@@ -175,21 +175,24 @@ def _check_masking(inputs, labels, ids, special, n, mask_id, vocab, statistical)
     if not torch.equal(inputs[~chosen], ids[~chosen]):
         raise _Failed("a position that was not chosen (label -100) was changed: only chosen "
                       "positions are corrupted")
-    k = torch.where(n > 0, (0.15 * n).round().clamp(min=1), 0).long()
+    k = torch.where(n > 0, (rate * n).round().clamp(min=1), 0).long()
     got = chosen.sum(1)
     if not torch.equal(got, k):
         b = int((got != k).nonzero()[0])
         hint = ""
-        if torch.equal(got, (0.15 * n).floor().long()):
-            hint = ": round 0.15 · n to the nearest integer, not down (and choose at least one)"
-        elif torch.equal(got, torch.where(n > 0, (0.15 * (n + 2)).round().clamp(min=1), 0)
-                         .long()) or torch.equal(got, (0.15 * ids.shape[1]) * (n > 0)):
+        if torch.equal(got, (rate * n).floor().long()):
+            hint = ": round rate · n to the nearest integer, not down (and choose at least one)"
+        elif torch.equal(got, torch.where(n > 0, (rate * (n + 2)).round().clamp(min=1), 0)
+                         .long()) or torch.equal(got, (rate * ids.shape[1]) * (n > 0)):
             hint = ": n counts only the candidates, not [CLS], [SEP] or padding"
+        elif rate != 0.15 and torch.equal(got, torch.where(n > 0, (0.15 * n).round()
+                                                           .clamp(min=1), 0).long()):
+            hint = f": the rate is {rate} here; use the `rate` argument, not 0.15"
         elif not torch.equal(got, got.max().expand_as(got)):
             hint = (": choose exactly k positions in each row (a probability per position "
                     "gives about k, not k)")
         raise _Failed(f"row {b} has {int(got[b])} chosen positions but {int(n[b])} candidates, "
-                      f"so k = max(1, round(0.15 · {int(n[b])})) = {int(k[b])}{hint}")
+                      f"so k = max(1, round({rate} · {int(n[b])})) = {int(k[b])}{hint}")
     if not statistical:
         return
     offsets = chosen.float().argmax(1)[n > 6]

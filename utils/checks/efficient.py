@@ -134,8 +134,9 @@ TILED_MISTAKES = {
 }
 
 
-def _tiled_reference(q, k, v, causal, block, mistake=None):
-    """The tiled loop with one ``mistake`` made (for diagnosis)."""
+def _tiled_reference(q, k, v, causal, block, mistake=None, keep_nan=False):
+    """The tiled loop with one ``mistake`` made (for diagnosis); with ``keep_nan`` a row with no
+    key gives 0 / 0, as a plain loop does."""
     L, S = q.shape[-2], k.shape[-2]
     scale = 1.0 if mistake == "no scale" else q.shape[-1] ** -0.5
     outputs = []
@@ -161,7 +162,8 @@ def _tiled_reference(q, k, v, causal, block, mistake=None):
             o = (1 if mistake == "no output rescale" else rescale) * o \
                 + p @ v[..., k0:k0 + block, :]
             m = m_new
-        outputs.append(torch.where(l > 0, o / l.clamp(min=torch.finfo(l.dtype).tiny), 0.0))
+        outputs.append(o / l if keep_nan else
+                       torch.where(l > 0, o / l.clamp(min=torch.finfo(l.dtype).tiny), 0.0))
     return torch.cat(outputs, -2) if outputs else q.new_zeros(q.shape[:-1] + v.shape[-1:])
 
 
@@ -218,6 +220,14 @@ def check_tiled_attention(fn) -> str:
                 got.is_floating_point() and not torch.isfinite(got).all():
             raise _Failed(f"with no keys at all ({what}) the output is NaN (0/0): return zeros, "
                           "as PyTorch's attention does")
+        if S and torch.is_tensor(got) and got.is_floating_point() and \
+                got.shape == q.shape[:-1] + (Dv,) and got.isnan().any():
+            for mistake, sentence in TILED_MISTAKES.items():
+                wrong = _tiled_reference(q.double(), k.double(), v.double(), causal, block,
+                                         mistake, keep_nan=True).to(dtype)
+                if wrong.isnan().any() and torch.allclose(got, wrong, rtol=1e-5, atol=1e-5,
+                                                          equal_nan=True):
+                    raise _Failed(f"{what}: {sentence} (rows with no key left give NaN)")
         if size > 1 and torch.is_tensor(got) and got.is_floating_point() and \
                 got.shape == q.shape[:-1] + (Dv,) and not torch.isfinite(got).all():
             raise _Failed(f"scores of magnitude {(q @ k.transpose(-2, -1)).abs().max():.0e} "

@@ -75,6 +75,9 @@ def check_causal_lm_loss(fn) -> str:
         if isinstance(loss, float):
             raise _Failed(f"{name} returned a Python float; return the tensor (no .item()), so "
                           "that loss.backward() can train the model")
+        if torch.is_tensor(loss) and loss.numel() == 1 and loss.dim() != 0:
+            raise _Failed(f"{name} returned a tensor of shape {tuple(loss.shape)}; return a 0-d "
+                          "tensor (shape ()), as .mean() or F.cross_entropy give")
         if not torch.is_tensor(loss) or loss.numel() != 1:
             shape = f" of shape {tuple(loss.shape)}" if torch.is_tensor(loss) else ""
             raise _Failed(f"{name} must return one number as a 0-d tensor, got "

@@ -8,7 +8,10 @@ forward pass with one thing changed, so the checker can say which one a wrong an
 """
 from __future__ import annotations
 
+import copy
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..models.blocks import TransformerBlock
@@ -30,16 +33,37 @@ ENCODER_MISTAKES = {
     "norm before": "LayerNorm is applied before the branch, as in the pre-LN layer; with "
                    "norm_first=False it comes after each residual sum",
     "no activation": "the ReLU between linear1 and linear2 is missing",
+    "gelu": "the feed-forward uses GELU; PyTorch's layer (activation='relu', the default) "
+            "uses ReLU",
+    "unnormed feed-forward": "the feed-forward reads the residual sum before norm1; in the "
+                             "post-LN layer it reads norm1's output",
+    "no attention bias": "the attention's output is what it would be without its biases: add "
+                         "in_proj_bias to the projected queries, keys and values, and "
+                         "out_proj.bias to the output",
     "no padding": "the padding mask is ignored: pass it to the self-attention as "
                   "key_padding_mask, so that no position attends to padding",
+    "padding inverted": "the padding mask is read the other way round: in key_padding_mask, "
+                        "True marks padding, which must not be attended to",
 }
 DECODER_MISTAKES = {
     **{key: ENCODER_MISTAKES[key] for key in ("no residual 1", "normalised residual",
-                                              "norm after", "norm before", "no activation")},
+                                              "norm after", "norm before", "no activation",
+                                              "gelu", "unnormed feed-forward",
+                                              "no attention bias")},
     "no causal mask": "the self-attention is not masked: pass tgt_mask to it as attn_mask, so "
                       "that position t sees only positions up to t",
+    "own causal mask": "the self-attention is masked causally whatever tgt_mask says: use "
+                       "tgt_mask as given (None means no mask)",
+    "mask inverted": "the boolean tgt_mask is read the other way round: in PyTorch's "
+                     "convention True marks a position that may *not* be attended to",
     "cross reads decoder": "the cross-attention takes its keys and values from the decoder; "
                            "they come from memory, the encoder's output",
+    "cross reads decoder, no padding": "the cross-attention takes its keys and values from the "
+                                       "decoder; they come from memory, the encoder's output, "
+                                       "with memory_key_padding_mask hiding its padding",
+    "normalised memory": "memory is normalised before the cross-attention; PyTorch's decoder "
+                         "layer normalises only the decoder's own input, and memory enters as "
+                         "it is",
     "no padding": "memory_key_padding_mask is ignored: pass it to the cross-attention as "
                   "key_padding_mask, so that no position attends to the source's padding",
     "no residual 2": "the second residual connection is missing: add the cross-attention's "
@@ -63,23 +87,44 @@ def _layer_sites(ref, x, norm_first, padding, memory=None, tgt_mask=None, mistak
         sites[name] = Site(name, h, out, receives)
         return out
 
+    def attention(name):
+        module = getattr(ref, name)
+        if mistake != "no attention bias":
+            return module
+        unbiased = copy.deepcopy(module)
+        unbiased.in_proj_bias.data.zero_()
+        unbiased.out_proj.bias.data.zero_()
+        return unbiased
+
     def self_attention(h, receives):
         mask = None if mistake == "no causal mask" else tgt_mask
+        if mistake == "own causal mask":
+            mask = nn.Transformer.generate_square_subsequent_mask(h.shape[1], dtype=h.dtype)
+        elif mistake == "mask inverted" and mask is not None and mask.dtype == torch.bool:
+            mask = ~mask
         key_padding = None if decoder or mistake == "no padding" else padding
-        return call("self_attn", ref.self_attn, h, receives, h, h, attn_mask=mask,
+        if key_padding is not None and mistake == "padding inverted":
+            key_padding = ~key_padding
+        return call("self_attn", attention("self_attn"), h, receives, h, h, attn_mask=mask,
                     key_padding_mask=key_padding, need_weights=False)
 
     def cross_attention(h, receives):
-        kv = h if mistake == "cross reads decoder" else memory
-        key_padding = None if mistake == "no padding" or kv.shape[1] != padding.shape[1] \
-            else padding
-        return call("multihead_attn", ref.multihead_attn, h, receives, kv, kv,
+        kv = h if mistake in ("cross reads decoder", "cross reads decoder, no padding") \
+            else ref.norm2(memory) if mistake == "normalised memory" else memory
+        key_padding = None if mistake in ("no padding", "cross reads decoder, no padding") \
+            or kv.shape[1] != padding.shape[1] else padding
+        return call("multihead_attn", attention("multihead_attn"), h, receives, kv, kv,
                     key_padding_mask=key_padding, need_weights=False)
 
     def feed_forward(h, receives):
+        if mistake == "unnormed feed-forward" and not pre:
+            h = unnormed[0]
         hidden = call("linear1", ref.linear1, h, receives)
-        hidden = hidden if mistake == "no activation" else hidden.relu()
+        hidden = hidden if mistake == "no activation" else \
+            F.gelu(hidden) if mistake == "gelu" else hidden.relu()
         return call("linear2", ref.linear2, hidden, "relu(linear1(...))")
+
+    unnormed = []                               # post-LN: the sum before the last norm
 
     branches = [(self_attention, "self-attention"), (feed_forward, "feed-forward")]
     if decoder:
@@ -98,6 +143,7 @@ def _layer_sites(ref, x, norm_first, padding, memory=None, tgt_mask=None, mistak
         else:
             out = branch(x, described)
             summed = x + out if kept else out
+            unnormed[:] = [summed]
             x = call(norm, getattr(ref, norm), summed,
                      f"the sum of the {label} branch and its input (residual {number})")
             described = f"{norm}'s output"
@@ -106,9 +152,18 @@ def _layer_sites(ref, x, norm_first, padding, memory=None, tgt_mask=None, mistak
 
 
 def _reference(decoder: bool, norm_first: bool) -> nn.Module:
+    """PyTorch's layer with no parameter left at a constant (LayerNorm gains of 1 and zero
+    attention biases would let a wrong answer that reuses one norm, or drops a bias, pass)."""
     layer_class = nn.TransformerDecoderLayer if decoder else nn.TransformerEncoderLayer
-    return layer_class(E, HEADS, D_FF, dropout=0.0, norm_first=norm_first,
-                       batch_first=True).double().eval()
+    layer = layer_class(E, HEADS, D_FF, dropout=0.0, norm_first=norm_first,
+                        batch_first=True).double().eval()
+    with torch.no_grad():
+        for name, parameter in layer.named_parameters():
+            if name.startswith("norm") and name.endswith("weight"):
+                parameter.uniform_(0.5, 1.5)
+            elif name.endswith("bias"):
+                parameter.uniform_(-0.5, 0.5)
+    return layer
 
 
 def _give_weights(student, ref, decoder: bool, what: str) -> None:
@@ -131,7 +186,7 @@ def _cases(decoder: bool):
         padding = torch.arange(length) >= torch.tensor([length - p for p in pads])[:, None]
         memory = torch.randn(B, S, E, generator=gen, dtype=torch.float64) if decoder else None
         causal = nn.Transformer.generate_square_subsequent_mask(L, dtype=torch.float64)
-        mask = (causal if L != 4 else causal.isinf()) if decoder else None  # bool: True = hidden
+        mask = (causal if L == 5 else causal.isinf() if L == 4 else None) if decoder else None
         cases.append((x, padding, memory, mask))
     return cases
 

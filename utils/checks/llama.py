@@ -6,7 +6,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..models.blocks import TransformerBlock
+from ..attention import MultiHeadAttention
+from ..models.blocks import GatedFeedForward, TransformerBlock
 from .core import _call, _Failed, _run
 from .modules import Site, build, copy_module, first_difference, same_size, submodule
 
@@ -121,7 +122,7 @@ def _give_weights(student, ref, what):
     same_size(student, ref, what)
 
 
-@_run(forbid=(TransformerBlock.forward,))
+@_run(forbid=(TransformerBlock.forward, MultiHeadAttention.forward, GatedFeedForward.forward))
 def check_llama_block(cls) -> str:
     """Check ``cls(d_model, heads, kv_heads, d_ff, base=10000.0, eps=1e-5)``: a Llama block with
     the part names of transformers' LlamaDecoderLayer whose ``forward(x (B, T, E))`` — RMSNorm,

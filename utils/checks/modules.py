@@ -28,15 +28,23 @@ class Site:
 
 
 def _aligned(got, expected):
-    """``got`` in ``expected``'s shape when they differ only by dimensions of size 1 (positions
-    looked up as (1, T) instead of (T,)), else None."""
+    """``got`` in ``expected``'s shape, or None when the two cannot be compared: the same
+    numbers laid out differently (size-1 dimensions, positions flattened into rows), a tensor
+    that broadcasts to the other (position ids (B, T) for (T,)), or a per-position tensor whose
+    first position is what the reference computed for it alone ([CLS] after a norm of all)."""
     if got is None or expected is None:
         return None
-    if got.shape != expected.shape:
-        if [d for d in got.shape if d != 1] != [d for d in expected.shape if d != 1]:
-            return None
-        got = got.reshape(expected.shape)
-    return got
+    if got.shape == expected.shape:
+        return got
+    if got.numel() == expected.numel():
+        return got.reshape(expected.shape)
+    if got.dim() > expected.dim() and got.shape[-expected.dim():] == expected.shape and \
+            (got == got.reshape(-1, *expected.shape)[0]).all():
+        return got.reshape(-1, *expected.shape)[0]             # the same row repeated
+    if got.dim() == expected.dim() + 1 and got.shape[0] == expected.shape[0] and \
+            got.shape[2:] == expected.shape[1:]:
+        return got[:, 0]
+    return None
 
 
 def close(got, expected, tolerance=None) -> bool:
@@ -49,21 +57,30 @@ def close(got, expected, tolerance=None) -> bool:
         return torch.equal(got.to(expected.dtype), expected)
     if tolerance is None:
         tolerance = 1e-9 if expected.dtype == torch.float64 else 1e-5
-    return torch.allclose(got.to(expected.dtype), expected, rtol=tolerance, atol=tolerance)
+    return torch.allclose(got.to(expected.dtype), expected, rtol=tolerance, atol=tolerance,
+                          equal_nan=True)
 
 
 def first_difference(student: nn.Module, call, sites: list[Site], mistakes: dict,
                      what: str, tolerance: float | None = None) -> torch.Tensor:
-    """Run ``call(student)`` with hooks; fail at the first site (in ``sites``' order) whose input
-    or output differs, or at the final output (the site named "output"). ``mistakes`` maps a
-    sentence to the sites (name -> Site) that mistake produces; the sentence of the first mistake
-    that matches the student's tensor at the first differing site is the message."""
+    """Run ``call(student)`` with hooks. The output decides: when it equals the reference's
+    (the site named "output", last in ``sites``) the answer is right, however it got there.
+    Otherwise fail at the first site, in the reference's order, whose input or output differs;
+    ``mistakes`` maps a sentence to the sites (name -> Site) that mistake produces, and the
+    sentence of the first mistake that matches the student's tensor there is the message."""
     names = [site.name for site in sites if site.name != "output"]
     with _trace(student, names) as records:
         result = call(student)
     result = result[0] if isinstance(result, tuple) else result
     if not torch.is_tensor(result):
         raise _Failed(f"{what} returned a {type(result).__name__}, expected a tensor")
+    final = sites[-1].output
+    if tuple(result.shape) != tuple(final.shape):
+        raise _Failed(f"the output has shape {tuple(result.shape)}, expected "
+                      f"{tuple(final.shape)}")
+    if close(result, final, tolerance):
+        _same_dtype(result, final, f"the output of {what}")
+        return result
     skipped = None                # a site never called: fine if what follows is right
     for site in sites:
         if site.name == "output":
@@ -77,22 +94,21 @@ def first_difference(student: nn.Module, call, sites: list[Site], mistakes: dict
         for part, got, expected in parts:
             if expected is None or close(got, expected, tolerance):
                 continue
+            if got is not None and site.name != "output" and _aligned(got, expected) is None:
+                skipped = skipped or site      # laid out otherwise: judged by what follows
+                break
             where = "the output" if site.name == "output" else f"the {part} of `{site.name}`"
-            if got is not None and _aligned(got, expected) is None:
-                raise _Failed(f"{where} has shape {tuple(got.shape)}, expected "
-                              f"{tuple(expected.shape)}")
             for sentence, wrong in mistakes.items():
                 other = wrong.get(site.name)
                 if other is not None and close(got, getattr(other, part), tolerance):
                     raise _Failed(f"{where} is the first tensor that differs: {sentence}")
             if skipped is not None:
-                raise _Failed(f"`{skipped.name}` is never called in forward; it receives "
-                              f"{skipped.receives}")
+                raise _Failed(f"`{skipped.name}` is never called in forward (or not as the "
+                              f"reference calls it); it receives {skipped.receives}")
             should = f" (it should be {site.receives})" if part == "input" and site.receives \
                 else ""
             raise _Failed(f"{where} is the first tensor that differs from the reference{should}")
-    _same_dtype(result, sites[-1].output, f"the output of {what}")
-    return result
+    raise _Failed(f"the output of {what} differs from the reference")
 
 
 def build(cls, what: str, **kwargs) -> nn.Module:
