@@ -10,7 +10,8 @@ STAMP := $(VENV)/.installed
 # Stored outputs and the site carry no progress bars (see utils.train.progress_enabled).
 export ATTENTION_BOOK_QUIET := 1
 
-.PHONY: setup book book-execute book-student test notebooks student-edition assignments clean
+.PHONY: setup book book-execute book-student test notebooks student-edition assignments pdf \
+        pdf-student clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +51,14 @@ book-student: $(STAMP)
 	$(PY) -m utils.student_edition --site _build/student_source --force
 	$(VENV)/bin/jupyter-book build _build/student_source -W -n --keep-going --path-output _build/student
 	@echo "The student site is at $(CURDIR)/_build/student/_build/html/index.html"
+
+# The book as one PDF, and the student edition's (needs TeX Live; see the README):
+# _build/pdf/attention-step-by-step.pdf and attention-step-by-step-student.pdf.
+pdf: $(STAMP)
+	$(PY) -m utils.pdf
+
+pdf-student: $(STAMP)
+	$(PY) -m utils.pdf --student
 
 student-edition: $(STAMP)
 	$(PY) -m utils.student_edition --out student_edition --force

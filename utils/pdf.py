@@ -1,0 +1,125 @@
+"""The book as one PDF, through Jupyter Book's LaTeX builder and XeLaTeX.
+
+    python -m utils.pdf              # the full book   -> _build/pdf/attention-step-by-step.pdf
+    python -m utils.pdf --student    # without solutions -> _build/pdf/attention-step-by-step-student.pdf
+
+Sphinx writes the LaTeX source (from the notebooks' stored outputs, nothing is executed), this
+module mends what sphinx-exercise leaves broken in it — a reference to another chapter's
+exercise points at a label that LaTeX never sees, so it would print "Exercise ??" — and latexmk
+runs XeLaTeX until every reference is resolved. The LaTeX log is kept beside the PDF
+(``*.log``); ``overfull_boxes`` reads it. Needs Debian's texlive-xetex, texlive-latex-extra,
+texlive-fonts-recommended, tex-gyre, fonts-freefont-otf, fonts-dejavu-core and latexmk
+(the README lists them).
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NAME = "attention-step-by-step"
+OUT = ROOT / "_build" / "pdf"
+_CROSS_REF = re.compile(r"\\hyperref\[\\detokenize\{(?P<doc>chapters/[\w.-]+):(?P<label>ex-[\w-]+)\}\]"
+                        r"\{Exercise \\ref\{\\detokenize\{[^}]*\}\}\}")
+
+
+def exercise_numbers(chapters: Path) -> dict:
+    """{label: "9.5"} for every exercise of every numbered chapter."""
+    from .sphinx_book import chapter_exercises
+
+    return {ex["label"]: f"{int(path.name[:2])}.{k}"
+            for path in sorted(chapters.glob("[0-9][0-9]_*.ipynb"))
+            for k, ex in enumerate(chapter_exercises(path), start=1)}
+
+
+_CHAPTER = re.compile(r"^\\chapter\{(?P<title>.*)\}$", re.M)
+
+
+def mend_tex(text: str, numbers: dict) -> str:
+    """Point references to another chapter's exercise at the label sphinx-exercise writes
+    (``exercise:<label>``), with the exercise's number as its text; give the book's chapters
+    their own numbers (chapter 1 is the third document), the parts their own pages, and the
+    front and back matter no number."""
+    def fix(match):
+        label = match["label"]
+        if label not in numbers:
+            raise ValueError(f"{match['doc']} has no exercise {label}")
+        return rf"\hyperref[exercise:{label}]{{Exercise {numbers[label]}}}"
+
+    def chapter(match):
+        title = match["title"]
+        numbered = re.match(r"(\d+)\. (.*)", title)
+        if numbered:
+            first = r"\part*{Part I — Why attention}\addcontentsline{toc}{part}{Part I — Why attention}" \
+                if numbered[1] == "1" else ""
+            return (first + rf"\setcounter{{chapter}}{{{int(numbered[1]) - 1}}}"
+                    rf"\chapter{{{numbered[2]}}}")
+        if title.startswith("Part "):
+            return rf"\part*{{{title}}}\addcontentsline{{toc}}{{part}}{{{title}}}"
+        return rf"\chapter*{{{title}}}\addcontentsline{{toc}}{{chapter}}{{{title}}}" \
+               rf"\markboth{{{title}}}{{{title}}}"
+
+    text = _CROSS_REF.sub(fix, text)
+    text = text.replace(r"\renewcommand{\contentsname}{Front matter}",
+                        r"\renewcommand{\contentsname}{Contents}")
+    head, body = text.split(r"\sphinxtableofcontents", 1)
+    intro, rest = body.split("\n\\chapter{", 1)
+    intro = re.sub(r"\\begin\{itemize\}.*\\end\{itemize\}", "", intro, flags=re.S)  # the site's toc
+    return head + r"\sphinxtableofcontents" + intro + "\n" + _CHAPTER.sub(chapter, "\\chapter{" + rest)
+
+
+def overfull_boxes(log: str, limit_pt: float = 0.0) -> list[float]:
+    """How far each overfull \\hbox of a LaTeX log runs into the margin (pt), those above
+    ``limit_pt``."""
+    widths = [float(w) for w in re.findall(r"Overfull \\hbox \((\d+(?:\.\d+)?)pt too wide\)", log)]
+    return [w for w in widths if w > limit_pt]
+
+
+def build(student: bool = False, quiet: bool = True) -> Path:
+    """Build the PDF; return its path."""
+    started = time.perf_counter()
+    source = ROOT
+    if student:
+        source = ROOT / "_build" / "student_source"
+        subprocess.run([sys.executable, "-m", "utils.student_edition", "--site", str(source),
+                        "--force"], cwd=ROOT, check=True)
+    work = OUT / ("student" if student else "full")
+    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    subprocess.run([str(jupyter_book), "build", str(source), "--builder", "latex",
+                    "--path-output", str(work), "-n", "--keep-going"], cwd=ROOT, check=True,
+                   stdout=subprocess.DEVNULL if quiet else None)
+    latex = work / "_build" / "latex"
+    tex = latex / f"{NAME}.tex"
+    tex.write_text(mend_tex(tex.read_text(encoding="utf-8"),
+                            exercise_numbers(source / "chapters")), encoding="utf-8")
+    result = subprocess.run(["make", "-C", str(latex), "all-pdf",
+                             "LATEXMKOPTS=-interaction=nonstopmode -halt-on-error"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if result.returncode:
+        sys.stdout.write(result.stdout[-3000:])
+        raise RuntimeError(f"LaTeX failed; see {latex / (NAME + '.log')}")
+    target = OUT / f"{NAME}{'-student' if student else ''}.pdf"
+    shutil.copyfile(latex / f"{NAME}.pdf", target)
+    shutil.copyfile(latex / f"{NAME}.log", target.with_suffix(".log"))
+    seconds = time.perf_counter() - started
+    print(f"The {'student edition' if student else 'book'} as a PDF is at {target} "
+          f"({seconds:.0f} s)")
+    return target
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--student", action="store_true",
+                        help="the student edition: solutions replaced by stubs")
+    args = parser.parse_args(argv)
+    build(student=args.student)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
