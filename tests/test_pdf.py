@@ -36,6 +36,23 @@ def test_cross_references_to_exercises_get_their_numbers():
     assert r"\setcounter{chapter}{8}\chapter{The Transformer}" in out
     with pytest.raises(ValueError, match="no exercise"):
         mend_tex(head + tex.replace("encoder-layer", "missing"), numbers)
+    solution = r"\begin{sphinxadmonition}{note}{Solution}code\end{sphinxadmonition}after"
+    unboxed = mend_tex(head + solution, numbers)             # a box of code cannot break pages
+    assert "sphinxadmonition" not in unboxed and "Solution}" in unboxed and "codeafter" not in \
+        unboxed and unboxed.endswith("after")
+
+
+def test_the_front_page_links_the_pdf_of_its_edition(tmp_path, monkeypatch):
+    from utils import sphinx_book
+
+    monkeypatch.setattr(sphinx_book, "PDF_FOLDER", tmp_path)
+    assert sphinx_book.built_pdf(ROOT) is None                   # not built: no link
+    (tmp_path / f"{NAME}.pdf").write_bytes(b"%PDF")
+    (tmp_path / f"{NAME}-student.pdf").write_bytes(b"%PDF")
+    assert sphinx_book.built_pdf(ROOT) == tmp_path / f"{NAME}.pdf"
+    student_source = tmp_path / "student_source" / "chapters"  # no instructor guide
+    student_source.mkdir(parents=True)
+    assert sphinx_book.built_pdf(student_source.parent) == tmp_path / f"{NAME}-student.pdf"
 
 
 def test_overfull_boxes_are_read_from_the_log():
@@ -69,6 +86,7 @@ def test_every_chapter_title_and_exercise_number_is_in_the_pdf(pdf):
     for page in ("Instructor guide", "Glossary", "Frequently asked questions", "References"):
         assert page in flat
     assert flat.count("Solution") >= 60                     # solutions are in the full edition
+    assert "Offline or on paper" not in flat                # the site's PDF link stays on the site
 
 
 @needs_tex

@@ -65,12 +65,30 @@ def mend_tex(text: str, numbers: dict) -> str:
                rf"\markboth{{{title}}}{{{title}}}"
 
     text = _CROSS_REF.sub(fix, text)
+    text = _unboxed_solutions(text)
     text = text.replace(r"\renewcommand{\contentsname}{Front matter}",
                         r"\renewcommand{\contentsname}{Contents}")
     head, body = text.split(r"\sphinxtableofcontents", 1)
     intro, rest = body.split("\n\\chapter{", 1)
     intro = re.sub(r"\\begin\{itemize\}.*\\end\{itemize\}", "", intro, flags=re.S)  # the site's toc
     return head + r"\sphinxtableofcontents" + intro + "\n" + _CHAPTER.sub(chapter, "\\chapter{" + rest)
+
+
+_SOLUTION = r"\begin{sphinxadmonition}{note}{Solution}"
+
+
+def _unboxed_solutions(text: str) -> str:
+    """A solution as a heading and a closing rule instead of a box: a box holding a code block
+    (itself framed) cannot break across pages, and long solutions ran into the footer."""
+    parts = text.split(_SOLUTION)
+    out = [parts[0]]
+    for part in parts[1:]:
+        body, end, rest = part.partition(r"\end{sphinxadmonition}")
+        if not end:
+            raise ValueError("a solution box is not closed")
+        out.append(r"\par\medskip\noindent{\sffamily\bfseries Solution}\par\nobreak\smallskip"
+                   + body + r"\par\nobreak\noindent\rule{\linewidth}{0.4pt}\par\medskip" + rest)
+    return "".join(out)
 
 
 def overfull_boxes(log: str, limit_pt: float = 0.0) -> list[float]:

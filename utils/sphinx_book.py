@@ -24,6 +24,8 @@
 7. Exercise numbers restart in every chapter: sphinx-exercise numbers exercises through the
    whole book (Exercise 40); after Sphinx assigns the numbers, the exercises of
    ``chapters/NN_*`` become NN.1, NN.2, … in page order (Exercise 3.2), in titles and references.
+8. ``{pdf-download}`` on the front page: a link to the book as a PDF once ``make pdf`` has built
+   it (``utils.pdf``; the student site links the student edition's), copied beside the page.
 """
 from __future__ import annotations
 
@@ -259,6 +261,41 @@ def number_exercises_by_chapter(app, env) -> list:
     return []
 
 
+PDF_FOLDER = Path(__file__).resolve().parent.parent / "_build" / "pdf"
+
+
+def built_pdf(srcdir) -> Path | None:
+    """The PDF `make pdf` built for this site, or None: the student site (no instructor guide)
+    links the student edition's."""
+    student = not (Path(srcdir) / "chapters" / "instructor_guide.ipynb").exists()
+    path = PDF_FOLDER / f"attention-step-by-step{'-student' if student else ''}.pdf"
+    return path if path.exists() else None
+
+
+class PdfDownload(SphinxDirective):
+    """``{pdf-download}``: on the website, a link to the book as one PDF when ``make pdf`` (or
+    ``make pdf-student``) has built it; nothing in the PDF itself, or when none is built."""
+
+    def run(self):
+        pdf = built_pdf(self.env.srcdir)
+        if self.env.app.builder.format != "html" or pdf is None:
+            return []
+        self.env.note_dependency(str(pdf))
+        size = pdf.stat().st_size / 2 ** 20
+        paragraph = nodes.paragraph()
+        paragraph += nodes.Text("Offline or on paper: ")
+        paragraph += nodes.reference("", "the whole book as one PDF", refuri=pdf.name)
+        paragraph += nodes.Text(f" ({size:.1f} MB), built from the same notebooks.")
+        return [nodes.container("", paragraph, classes=["pdf-download"])]
+
+
+def copy_pdf(app, exception) -> None:
+    """Put the PDF the front page links to beside it."""
+    pdf = built_pdf(app.srcdir)
+    if exception is None and app.builder.format == "html" and pdf is not None:
+        shutil.copyfile(pdf, Path(app.outdir) / pdf.name)
+
+
 def setup(app):
     app.connect("env-get-updated", number_exercises_by_chapter, priority=900)
     app.connect("config-inited", render_stored_outputs)
@@ -267,5 +304,7 @@ def setup(app):
     app.connect("doctree-read", note_stored_execution)
     app.add_directive("exercise-table", ExerciseTable)
     app.add_directive("stored-machines", StoredMachines)
+    app.add_directive("pdf-download", PdfDownload)
+    app.connect("build-finished", copy_pdf)
     app.connect("html-page-context", drop_duplicate_scripts, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
