@@ -115,12 +115,13 @@ def test_every_font_is_embedded(pdf):
 
 @needs_tex
 def test_little_runs_into_the_margin(pdf):
-    """Overfull boxes, measured on the first build (8 December 2026): 117, of which 9 more than
-    10 pt too wide and the widest 41 pt (the notation page's table, long inline code in tables,
-    two display equations); 88 are under 5 pt, which the eye does not see. Until they are
-    fixed, the bound keeps them from growing: none more than 45 pt (1.6 cm) too wide, and at
-    most 10 more than 10 pt."""
+    """Overfull boxes: the first build had 128, 9 of them more than 10 pt too wide (the widest
+    41 pt: math in the notation table's narrow first column, inline code in the status table,
+    two display equations of three formulas on one line). Those are fixed (column widths for
+    LaTeX, equations on two lines); 109 remain, 87 of them under 5 pt, which the eye does not
+    see, and one of 24 pt (a long function name in the generated exercise table). The bound
+    keeps it so: none more than 30 pt (1 cm) too wide, at most 3 more than 10 pt."""
     _, _, log = pdf
     boxes = overfull_boxes(log)
-    assert max(boxes, default=0) <= 45, max(boxes)
-    assert len(overfull_boxes(log, 10)) <= 10, overfull_boxes(log, 10)
+    assert max(boxes, default=0) <= 30, max(boxes)
+    assert len(overfull_boxes(log, 10)) <= 3, overfull_boxes(log, 10)
