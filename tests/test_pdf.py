@@ -36,6 +36,9 @@ def test_cross_references_to_exercises_get_their_numbers():
     assert r"\setcounter{chapter}{8}\chapter{The Transformer}" in out
     with pytest.raises(ValueError, match="no exercise"):
         mend_tex(head + tex.replace("encoder-layer", "missing"), numbers)
+    box = "\\label{exercise:ex-ch9-params}\n\\begin{sphinxadmonition}{note}{Exercise 9.2 (Parameters)}\n"
+    assert r"Exercise 9.2 (Parameters) \hfill{\normalfont\itshape explain}}" in \
+        mend_tex(head + box, numbers, {"ex-ch9-params": "explain"})   # the kind, as on the site
     solution = r"\begin{sphinxadmonition}{note}{Solution}code\end{sphinxadmonition}after"
     unboxed = mend_tex(head + solution, numbers)             # a box of code cannot break pages
     assert "sphinxadmonition" not in unboxed and "Solution}" in unboxed and "codeafter" not in \

@@ -38,13 +38,26 @@ def exercise_numbers(chapters: Path) -> dict:
 
 
 _CHAPTER = re.compile(r"^\\chapter\{(?P<title>.*)\}$", re.M)
+_EXERCISE_BOX = re.compile(r"(\\label\{exercise:(?P<label>ex-[\w-]+)\}\s*"
+                           r"\\begin\{sphinxadmonition\}\{note\}\{)(?P<title>[^\n]*?)\}$", re.M)
+BACK_MATTER = "Glossary"                       # the first page of the back matter
 
 
-def mend_tex(text: str, numbers: dict) -> str:
+def _part(title: str, heading: bool = True) -> str:
+    """A part: an entry at part level in the contents and bookmarks, and (``heading``) an opening
+    page whose heading is the part's title, with the part's introduction under it."""
+    entry = rf"\cleardoublepage\phantomsection\addcontentsline{{toc}}{{part}}{{{title}}}"
+    if not heading:
+        return entry
+    return entry + rf"\chapter*{{{title}}}\markboth{{{title}}}{{{title}}}"
+
+
+def mend_tex(text: str, numbers: dict, kinds: dict | None = None) -> str:
     """Point references to another chapter's exercise at the label sphinx-exercise writes
     (``exercise:<label>``), with the exercise's number as its text; give the book's chapters
-    their own numbers (chapter 1 is the third document), the parts their own pages, and the
-    front and back matter no number."""
+    their own numbers (chapter 1 is the third document), the parts opening pages with their
+    introductions, front and back matter no number, exercises their kind (on the site a style
+    sheet adds it), and solutions a heading instead of a box."""
     def fix(match):
         label = match["label"]
         if label not in numbers:
@@ -55,23 +68,42 @@ def mend_tex(text: str, numbers: dict) -> str:
         title = match["title"]
         numbered = re.match(r"(\d+)\. (.*)", title)
         if numbered:
-            first = r"\part*{Part I — Why attention}\addcontentsline{toc}{part}{Part I — Why attention}" \
-                if numbered[1] == "1" else ""
+            first = _part("Part I — Why attention") if numbered[1] == "1" else ""
             return (first + rf"\setcounter{{chapter}}{{{int(numbered[1]) - 1}}}"
                     rf"\chapter{{{numbered[2]}}}")
         if title.startswith("Part "):
-            return rf"\part*{{{title}}}\addcontentsline{{toc}}{{part}}{{{title}}}"
-        return rf"\chapter*{{{title}}}\addcontentsline{{toc}}{{chapter}}{{{title}}}" \
-               rf"\markboth{{{title}}}{{{title}}}"
+            return _part(title)
+        matter = ""
+        if title == "Preface":
+            matter = _part("Front matter", heading=False)
+        elif title == BACK_MATTER:
+            matter = _part("Back matter", heading=False)
+        return matter + rf"\chapter*{{{title}}}\addcontentsline{{toc}}{{chapter}}{{{title}}}" \
+            rf"\markboth{{{title}}}{{{title}}}"
+
+    def kind(match):
+        found = (kinds or {}).get(match["label"])
+        return match[1] + match["title"] + (rf" \hfill{{\normalfont\itshape {found}}}}}"
+                                             if found else "}")
 
     text = _CROSS_REF.sub(fix, text)
+    text = _EXERCISE_BOX.sub(kind, text)
     text = _unboxed_solutions(text)
     text = text.replace(r"\renewcommand{\contentsname}{Front matter}",
                         r"\renewcommand{\contentsname}{Contents}")
     head, body = text.split(r"\sphinxtableofcontents", 1)
     intro, rest = body.split("\n\\chapter{", 1)
     intro = re.sub(r"\\begin\{itemize\}.*\\end\{itemize\}", "", intro, flags=re.S)  # the site's toc
+    intro = r"\chapter*{About this book}\markboth{About this book}{About this book}" + intro
     return head + r"\sphinxtableofcontents" + intro + "\n" + _CHAPTER.sub(chapter, "\\chapter{" + rest)
+
+
+def exercise_kinds(chapters: Path) -> dict:
+    """{label: "implement"} for every exercise of every numbered chapter."""
+    from .sphinx_book import chapter_exercises
+
+    return {ex["label"]: ex["kind"] for path in sorted(chapters.glob("[0-9][0-9]_*.ipynb"))
+            for ex in chapter_exercises(path) if ex["kind"]}
 
 
 _SOLUTION = r"\begin{sphinxadmonition}{note}{Solution}"
@@ -113,8 +145,8 @@ def build(student: bool = False, quiet: bool = True) -> Path:
                    stdout=subprocess.DEVNULL if quiet else None)
     latex = work / "_build" / "latex"
     tex = latex / f"{NAME}.tex"
-    tex.write_text(mend_tex(tex.read_text(encoding="utf-8"),
-                            exercise_numbers(source / "chapters")), encoding="utf-8")
+    tex.write_text(mend_tex(tex.read_text(encoding="utf-8"), exercise_numbers(source / "chapters"),
+                            exercise_kinds(source / "chapters")), encoding="utf-8")
     result = subprocess.run(["make", "-C", str(latex), "all-pdf",
                              "LATEXMKOPTS=-interaction=nonstopmode -halt-on-error"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
