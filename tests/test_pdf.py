@@ -39,6 +39,8 @@ def test_cross_references_to_exercises_get_their_numbers():
     box = "\\label{exercise:ex-ch9-params}\n\\begin{sphinxadmonition}{note}{Exercise 9.2 (Parameters)}\n"
     assert r"Exercise 9.2 (Parameters) \hfill{\normalfont\itshape explain}}" in \
         mend_tex(head + box, numbers, {"ex-ch9-params": "explain"})   # the kind, as on the site
+    answer = r"\sphinxstylestrong{Your answer:} \sphinxstyleemphasis{write it here.}"
+    assert answer + r"\par\vspace{8\baselineskip}" in mend_tex(head + answer, numbers)
     solution = r"\begin{sphinxadmonition}{note}{Solution}code\end{sphinxadmonition}after"
     unboxed = mend_tex(head + solution, numbers)             # a box of code cannot break pages
     assert "sphinxadmonition" not in unboxed and "Solution}" in unboxed and "codeafter" not in \

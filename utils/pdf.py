@@ -41,6 +41,7 @@ _CHAPTER = re.compile(r"^\\chapter\{(?P<title>.*)\}$", re.M)
 _EXERCISE_BOX = re.compile(r"(\\label\{exercise:(?P<label>ex-[\w-]+)\}\s*"
                            r"\\begin\{sphinxadmonition\}\{note\}\{)(?P<title>[^\n]*?)\}$", re.M)
 BACK_MATTER = "Glossary"                       # the first page of the back matter
+ANSWER = r"\sphinxstylestrong{Your answer:} \sphinxstyleemphasis{write it here.}"  # student edition
 
 
 def _part(title: str, heading: bool = True) -> str:
@@ -57,7 +58,8 @@ def mend_tex(text: str, numbers: dict, kinds: dict | None = None) -> str:
     (``exercise:<label>``), with the exercise's number as its text; give the book's chapters
     their own numbers (chapter 1 is the third document), the parts opening pages with their
     introductions, front and back matter no number, exercises their kind (on the site a style
-    sheet adds it), and solutions a heading instead of a box."""
+    sheet adds it), solutions a heading instead of a box, and (student edition) room under
+    "Your answer"."""
     def fix(match):
         label = match["label"]
         if label not in numbers:
@@ -89,6 +91,7 @@ def mend_tex(text: str, numbers: dict, kinds: dict | None = None) -> str:
     text = _CROSS_REF.sub(fix, text)
     text = _EXERCISE_BOX.sub(kind, text)
     text = _unboxed_solutions(text)
+    text = text.replace(ANSWER, ANSWER + r"\par\vspace{8\baselineskip}")   # room to write
     text = text.replace(r"\renewcommand{\contentsname}{Front matter}",
                         r"\renewcommand{\contentsname}{Contents}")
     head, body = text.split(r"\sphinxtableofcontents", 1)
