@@ -121,12 +121,12 @@ def test_every_font_is_embedded(pdf):
 @needs_tex
 def test_little_runs_into_the_margin(pdf):
     """Overfull boxes: the first build had 128, 9 of them more than 10 pt too wide (the widest
-    41 pt: math in the notation table's narrow first column, inline code in the status table,
-    two display equations of three formulas on one line). Those are fixed (column widths for
-    LaTeX, equations on two lines); 109 remain, 87 of them under 5 pt, which the eye does not
-    see, and one of 24 pt (a long function name in the generated exercise table). The bound
-    keeps it so: none more than 30 pt (1 cm) too wide, at most 3 more than 10 pt."""
+    41 pt: math in the notation table's narrow first column, inline code in tables, two display
+    equations of three formulas on one line). Tables now get LaTeX column widths
+    (`{tabularcolumns}`, the instructor guide's generated ones too) and the equations two lines:
+    37 remain, 22 under 5 pt, which the eye does not see, the widest 9.3 pt (3 mm). The bound
+    keeps it so: none more than 12 pt too wide, at most 20 more than 5 pt."""
     _, _, log = pdf
     boxes = overfull_boxes(log)
-    assert max(boxes, default=0) <= 30, max(boxes)
-    assert len(overfull_boxes(log, 10)) <= 3, overfull_boxes(log, 10)
+    assert max(boxes, default=0) <= 12, max(boxes)
+    assert len(overfull_boxes(log, 5)) <= 20, overfull_boxes(log, 5)

@@ -97,7 +97,11 @@ def mend_tex(text: str, numbers: dict, kinds: dict | None = None) -> str:
     head, body = text.split(r"\sphinxtableofcontents", 1)
     intro, rest = body.split("\n\\chapter{", 1)
     intro = re.sub(r"\\begin\{itemize\}.*\\end\{itemize\}", "", intro, flags=re.S)  # the site's toc
-    intro = r"\chapter*{About this book}\markboth{About this book}{About this book}" + intro
+    intro = r"\chapter*{About this book}\markboth{About this book}{About this book}" + intro + \
+        r"\par\sphinxAtStartPar This PDF is built from the same notebooks as the website. The " \
+        r"website's attention explorers are interactive; here each shows its first view, so " \
+        r"where the text says to point at a word, the picture below it is what you would see " \
+        r"first, and the website shows the rest." + "\n"
     return head + r"\sphinxtableofcontents" + intro + "\n" + _CHAPTER.sub(chapter, "\\chapter{" + rest)
 
 

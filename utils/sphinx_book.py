@@ -160,7 +160,10 @@ class ExerciseTable(SphinxDirective):
         for path in sorted(chapters.glob("[0-9][0-9]_*.ipynb")):
             self.env.note_dependency(str(path))
             lines += [f"**{{doc}}`{path.stem}`**", "",
-                      "| Exercise | Kind | The automatic check: the function's signature, and what is tested |", "|---|---|---|"]
+                      # column widths for the PDF (the site ignores them)
+                      "```{tabularcolumns} \\Y{0.30}\\Y{0.15}\\Y{0.55}", "```", "",
+                      "| Exercise | Kind | The automatic check: the function's signature, and what is "
+                      "tested |", "|---|---|---|"]
             for ex in chapter_exercises(path):
                 check = ""
                 if ex["checker"]:
