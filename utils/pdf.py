@@ -3,10 +3,11 @@
     python -m utils.pdf              # the full book   -> _build/pdf/attention-step-by-step.pdf
     python -m utils.pdf --student    # without solutions -> _build/pdf/attention-step-by-step-student.pdf
 
-Sphinx writes the LaTeX source (from the notebooks' stored outputs, nothing is executed), this
-module mends what sphinx-exercise leaves broken in it — a reference to another chapter's
-exercise points at a label that LaTeX never sees, so it would print "Exercise ??" — and latexmk
-runs XeLaTeX until every reference is resolved. The LaTeX log is kept beside the PDF
+Sphinx writes the LaTeX source (from the notebooks' stored outputs, nothing is executed); this
+module mends it (``mend_tex``: references to another chapter's exercise, which sphinx-exercise
+points at labels LaTeX never sees; the book's own chapter numbers, part pages, unnumbered front
+and back matter; exercise kinds; solutions that can break across pages; room to answer in the
+student edition), and latexmk runs XeLaTeX until every reference is resolved. The LaTeX log is kept beside the PDF
 (``*.log``); ``overfull_boxes`` reads it. Needs Debian's texlive-xetex, texlive-latex-extra,
 texlive-fonts-recommended, tex-gyre, fonts-freefont-otf, fonts-dejavu-core and latexmk
 (the README lists them).
