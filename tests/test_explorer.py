@@ -52,6 +52,34 @@ def test_png_fallback_and_grids():
     assert "<select" not in markup  # one example, one layer, one head: nothing to choose
 
 
+def test_png_fallback_is_readable_when_printed():
+    """The PDF shows the PNG at most 6.3 inches wide: a long text gets small cells, not a
+    15-inch figure whose labels shrink to 4 pt; long axis labels wrap within their axis; the
+    caption, which the HTML shows above the explorer, is in the picture."""
+    import matplotlib.pyplot as plt
+
+    chars = list("def add_one(x):    return x + 1  # 40 ch")
+    weights = torch.softmax(torch.randn(2, 40, 40, generator=torch.Generator().manual_seed(0)), -1)
+    explorer = AttentionExplorer("long", [Example("text", chars, chars, {"layer 1": weights})],
+                                 caption="Every row sums to one.", source_label="keys",
+                                 target_label="query (predicts the next character)")
+    fig = explorer.fallback_figure()
+    ax = fig.axes[0]
+    width, height = fig.get_size_inches()
+    ticks = ax.get_xticklabels() + ax.get_yticklabels()
+    assert width <= 9 and height <= 9 and {t.get_fontsize() for t in ticks} == {8}
+    assert 8 * 6.3 / width >= 5.5            # points, once the PDF scales the figure down
+    assert fig._suptitle.get_text() == "Every row sums to one."
+    plt.close(fig)
+    short = AttentionExplorer("short", [example()], source_label="English (keys: the encoder's output)",
+                              target_label="German (queries: the word being written)")
+    fig = short.fallback_figure()
+    assert fig.axes[0].get_ylabel().count("\n") >= 1        # 3 rows: a 40-character label wraps
+    assert fig.axes[0].get_xlabel() == "English (keys: the encoder's output)"
+    assert fig._suptitle is None
+    plt.close(fig)
+
+
 def test_bad_inputs_are_named():
     with pytest.raises(ValueError, match="weights of shape"):
         Example("e", ["a", "b"], ["x"], {"l": torch.ones(2, 2)})

@@ -1,6 +1,7 @@
 """`make pdf`: the whole book as one PDF (Jupyter Book's LaTeX builder, XeLaTeX). Built once here,
 then read with poppler's tools: every chapter and exercise is in it, every figure, every
 reference resolved, every font embedded, and nothing runs far into the margin."""
+import html
 import json
 import re
 import shutil
@@ -41,10 +42,31 @@ def test_cross_references_to_exercises_get_their_numbers():
         mend_tex(head + box, numbers, {"ex-ch9-params": "explain"})   # the kind, as on the site
     answer = r"\sphinxstylestrong{Your answer:} \sphinxstyleemphasis{write it here.}"
     assert answer + r"\par\vspace{8\baselineskip}" in mend_tex(head + answer, numbers)
+    assert r"\needspace{10\baselineskip}\sphinxAtStartPar" in \
+        mend_tex(head + "\\sphinxAtStartPar\n" + answer, numbers)   # room on the same page
     solution = r"\begin{sphinxadmonition}{note}{Solution}code\end{sphinxadmonition}after"
     unboxed = mend_tex(head + solution, numbers)             # a box of code cannot break pages
     assert "sphinxadmonition" not in unboxed and "Solution}" in unboxed and "codeafter" not in \
         unboxed and unboxed.endswith("after")
+
+
+def test_explorers_get_a_note_and_bold_lines_keep_their_tables():
+    head = "\\sphinxtableofcontents\n\\chapter{2. Attention}\n"
+    cell = ("\\PYG{n}{AttentionExplorer}\\PYG{p}{(}\\PYG{l+s+s2}{ch2}\n\\end{sphinxVerbatim}\n\n"
+            "\\end{sphinxuseclass}\n\\begin{sphinxuseclass}{cell_output}\n"
+            "\\noindent\\sphinxincludegraphics{{3b66a}.png}\n\n\\end{sphinxuseclass}\n"
+            "\\end{sphinxuseclass}\n")
+    other = cell.replace("AttentionExplorer", "plot_attention")         # not an explorer
+    out = mend_tex(head + cell + other, {})
+    assert out.count("explorer's first view") == 1
+    assert out.index("{3b66a}.png}") < out.index("explorer's first view")
+    table = ("\\sphinxAtStartPar\n\\sphinxstylestrong{2. Attention}\n\n\n"
+             "\\begin{savenotes}\\sphinxattablestart\n")
+    assert "\\sphinxstylestrong{2. Attention}\n\\bookkeepwithnext\n" in mend_tex(head + table, {})
+    lead = "\\sphinxAtStartPar\nThe letters are:\n\n\\begin{savenotes}\\sphinxattablestart\n"
+    assert "The letters are:\n\\bookkeepwithnext\n" in mend_tex(head + lead, {})
+    cell = "\\sphinxAtStartPar\n\\sphinxstylestrong{10.6}\n&\n"      # a table cell: no heading
+    assert "bookkeepwithnext" not in mend_tex(head + cell, {})
 
 
 def test_the_front_page_links_the_pdf_of_its_edition(tmp_path, monkeypatch):
@@ -95,6 +117,40 @@ def test_every_chapter_title_and_exercise_number_is_in_the_pdf(pdf):
 
 
 @needs_tex
+def test_no_page_ends_with_a_heading_and_explorers_say_what_they_show(pdf):
+    """A heading, or a paragraph of one bold line over a table or a list, never stands alone at
+    the foot of a page (the instructor guide's exercise tables and rubrics left five chapter
+    names there); every explorer's picture
+    says it is the first view; the bibliography is alphabetical and unnumbered, as the text
+    cites author and year."""
+    path, text, _ = pdf
+    tex = (path.parent / "full" / "_build" / "latex" / f"{NAME}.tex").read_text(encoding="utf-8")
+    plain = lambda t: re.sub(r"\\[a-zA-Z]+\{|\\[a-zA-Z]+|[{}]", "", t).strip()
+    headings = {plain(m) for m in re.findall(r"^\\(?:sub)*section\*?\{(.*)\}$", tex, re.M)}
+    headings |= {plain(m) for m in re.findall(r"^\\sphinxstylestrong\{(.*)\}\n\\bookkeepwithnext$",
+                                              tex, re.M)}
+    layout = subprocess.run(["pdftotext", "-bbox-layout", str(path), "-"], capture_output=True,
+                            text=True, check=True).stdout
+    stranded = []
+    for number, page in enumerate(re.findall(r"<page .*?</page>", layout, re.S), start=1):
+        height = float(re.search(r'height="([\d.]+)"', page)[1])
+        lines = [(float(y), " ".join(re.findall(r">([^<]*)</word>", words)))
+                 for y, words in re.findall(r'<line xMin="[\d.]+" yMin="([\d.]+)"[^>]*>(.*?)</line>',
+                                            page, re.S)]
+        body = sorted(line for line in lines if 70 < line[0] < height - 70)  # no head, no foot
+        if body and html.unescape(body[-1][1]) in headings:
+            stranded.append((number, body[-1][1]))
+    assert len(headings) > 100 and not stranded, stranded
+    explorers = sum("AttentionExplorer(" in "".join(cell["source"])
+                    for path in CHAPTERS for cell in json.loads(path.read_text())["cells"]
+                    if cell["cell_type"] == "code")
+    assert " ".join(text.split()).count("The explorer's first view.") == explorers >= 7
+    bibliography = text[text.index("Joshua Ainslie"):]        # its first entry, on to the end
+    assert "Ashish Vaswani" in bibliography
+    assert not re.search(r"^\s*\[\d+\] ", bibliography, re.M)
+
+
+@needs_tex
 def test_every_figure_of_the_notebooks_is_in_the_pdf(pdf):
     path, _, _ = pdf
     listing = subprocess.run(["pdfimages", "-list", str(path)], capture_output=True, text=True,
@@ -123,10 +179,38 @@ def test_little_runs_into_the_margin(pdf):
     """Overfull boxes: the first build had 128, 9 of them more than 10 pt too wide (the widest
     41 pt: math in the notation table's narrow first column, inline code in tables, two display
     equations of three formulas on one line). Tables now get LaTeX column widths
-    (`{tabularcolumns}`, the instructor guide's generated ones too) and the equations two lines:
-    37 remain, 22 under 5 pt, which the eye does not see, the widest 9.3 pt (3 mm). The bound
-    keeps it so: none more than 12 pt too wide, at most 20 more than 5 pt."""
+    (`{tabularcolumns}`, every generated table and the instructor guide's too) and the equations
+    two lines: 7 remain, the widest 3 pt (1 mm), which the eye does not see. The bound keeps it
+    so: none more than 5 pt too wide, at most 15 in all."""
     _, _, log = pdf
     boxes = overfull_boxes(log)
-    assert max(boxes, default=0) <= 12, max(boxes)
-    assert len(overfull_boxes(log, 5)) <= 20, overfull_boxes(log, 5)
+    assert max(boxes, default=0) <= 5 and len(boxes) <= 15, boxes
+
+
+@needs_tex
+def test_the_student_edition_has_no_solution_and_room_for_every_answer():
+    """`make pdf-student`: the student edition's PDF (the same source as `make book-student`)
+    has no solution and no instructor guide, and under every "Your answer" there are eight
+    empty lines on the same page."""
+    path = build(student=True)
+    assert path == OUT / f"{NAME}-student.pdf"
+    log = path.with_suffix(".log").read_text(encoding="utf-8", errors="replace")
+    assert "! " not in "\n".join(line[:2] for line in log.splitlines())
+    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    flat = " ".join(text.split())
+    assert "Solution" not in flat and "Instructor guide" not in flat and "Rubrics" not in flat
+    tex = (OUT / "student" / "_build" / "latex" / f"{NAME}.tex").read_text(encoding="utf-8")
+    answers = tex.count(r"\sphinxstylestrong{Your answer:}")
+    assert flat.count("Your answer: write it here.") == answers > 30
+    layout = subprocess.run(["pdftotext", "-bbox-layout", str(path), "-"], capture_output=True,
+                            text=True, check=True).stdout
+    cramped = []
+    for number, page in enumerate(re.findall(r"<page .*?</page>", layout, re.S), start=1):
+        height = float(re.search(r'height="([\d.]+)"', page)[1])
+        for y, words in re.findall(r'<line xMin="[\d.]+" yMin="[\d.]+" xMax="[\d.]+" '
+                                   r'yMax="([\d.]+)">(.*?)</line>', page, re.S):
+            if "Your answer:" in " ".join(re.findall(r">([^<]*)</word>", words)):
+                if float(y) + 8 * 12 > height - 70:        # eight 12-pt lines above the foot
+                    cramped.append(number)
+    assert not cramped, cramped

@@ -24,6 +24,7 @@ import base64
 import html
 import io
 import json
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -201,6 +202,17 @@ class AttentionExplorer:
     def _repr_png_(self) -> bytes:
         import matplotlib.pyplot as plt
 
+        fig = self.fallback_figure()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", bbox_inches="tight", metadata={"Software": None})
+        plt.close(fig)
+        return buffer.getvalue()
+
+    def fallback_figure(self):
+        """What a page without scripts (the PDF, a notebook viewer) shows: the first example's
+        first view as a heatmap, under the caption."""
+        import matplotlib.pyplot as plt
+
         from .plots import plot_attention
 
         first = self.examples[0]
@@ -225,7 +237,10 @@ class AttentionExplorer:
                                 title=f"{first.name}: {list(first.weights)[0]}{heads}",
                                 xlabel=self.source_label, ylabel=self.target_label)
             fig = ax.figure
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", bbox_inches="tight", metadata={"Software": None})
-        plt.close(fig)
-        return buffer.getvalue()
+            width, height = fig.get_size_inches()       # labels no longer than their axis
+            ax.set_ylabel(textwrap.fill(self.target_label, max(16, int(11 * (height - 1)))))
+            ax.set_xlabel(textwrap.fill(self.source_label, max(16, int(11 * width - 8))))
+        if self.caption:                                # the caption the HTML shows above
+            fig.suptitle(textwrap.fill(self.caption, int(11 * fig.get_size_inches()[0])),
+                         fontsize=10, style="italic")
+        return fig

@@ -41,6 +41,10 @@ def exercise_numbers(chapters: Path) -> dict:
 _CHAPTER = re.compile(r"^\\chapter\{(?P<title>.*)\}$", re.M)
 _EXERCISE_BOX = re.compile(r"(\\label\{exercise:(?P<label>ex-[\w-]+)\}\s*"
                            r"\\begin\{sphinxadmonition\}\{note\}\{)(?P<title>[^\n]*?)\}$", re.M)
+# a paragraph of one bold line (over a table, a list of rubrics): a heading, kept with what follows
+_BOLD_LINE = re.compile(r"(\\sphinxAtStartPar\n\\sphinxstylestrong\{[^\n]*\}\n)(?=\n)")
+# a sentence that ends with a colon and introduces a table stays with it
+_LEAD_IN = re.compile(r"(:\n)(?=\n+\\begin\{savenotes\}\\sphinxattablestart)")
 BACK_MATTER = "Glossary"                       # the first page of the back matter
 ANSWER = r"\sphinxstylestrong{Your answer:} \sphinxstyleemphasis{write it here.}"  # student edition
 
@@ -59,8 +63,10 @@ def mend_tex(text: str, numbers: dict, kinds: dict | None = None) -> str:
     (``exercise:<label>``), with the exercise's number as its text; give the book's chapters
     their own numbers (chapter 1 is the third document), the parts opening pages with their
     introductions, front and back matter no number, exercises their kind (on the site a style
-    sheet adds it), solutions a heading instead of a box, and (student edition) room under
-    "Your answer"."""
+    sheet adds it), solutions a heading instead of a box, a line under each explorer's picture,
+    no page break after a paragraph of one bold line (it heads a table or a list) or a sentence
+    that introduces a table with a colon, and (student edition) room
+    under "Your answer"."""
     def fix(match):
         label = match["label"]
         if label not in numbers:
@@ -92,7 +98,12 @@ def mend_tex(text: str, numbers: dict, kinds: dict | None = None) -> str:
     text = _CROSS_REF.sub(fix, text)
     text = _EXERCISE_BOX.sub(kind, text)
     text = _unboxed_solutions(text)
-    text = text.replace(ANSWER, ANSWER + r"\par\vspace{8\baselineskip}")   # room to write
+    text = _explorer_notes(text)
+    text = _BOLD_LINE.sub(r"\1\\bookkeepwithnext\n", text)     # defined in _config.yml's preamble
+    text = _LEAD_IN.sub(r"\1\\bookkeepwithnext\n", text)
+    text = text.replace(ANSWER, ANSWER + r"\par\vspace{8\baselineskip}")   # room to write,
+    text = text.replace("\\sphinxAtStartPar\n" + ANSWER,                      # on the same page
+                        "\\needspace{10\\baselineskip}\\sphinxAtStartPar\n" + ANSWER)
     text = text.replace(r"\renewcommand{\contentsname}{Front matter}",
                         r"\renewcommand{\contentsname}{Contents}")
     head, body = text.split(r"\sphinxtableofcontents", 1)
@@ -115,6 +126,18 @@ def exercise_kinds(chapters: Path) -> dict:
 
 
 _SOLUTION = r"\begin{sphinxadmonition}{note}{Solution}"
+_EXPLORER = re.compile(r"(\\PYG\{n\}\{AttentionExplorer\}\\PYG\{p\}\{\(\}"     # the call, then
+                       r"(?:(?!\\end\{sphinxuseclass\}\s*\\end\{sphinxuseclass\}).)*?"  # its cell's
+                       r"\\sphinxincludegraphics\{\{[0-9a-f]+\}\.png\})", re.S)            # picture
+EXPLORER_NOTE = (r"\par\nobreak{\footnotesize\itshape The explorer's first view. On the website "
+                 r"and in Jupyter it is interactive: point at a token to see its weights, and "
+                 r"choose the example, layer and head where there is a choice.}\par")
+
+
+def _explorer_notes(text: str) -> str:
+    """Under each attention explorer's picture (its PNG fallback), a line saying what the
+    picture is and what the interactive explorer adds."""
+    return _EXPLORER.sub(lambda m: m[1] + EXPLORER_NOTE, text)
 
 
 def _unboxed_solutions(text: str) -> str:

@@ -54,12 +54,16 @@ def plot_attention(weights, src_tokens, tgt_tokens, ax=None, title: str | None =
     if weights.shape != (len(tgt_tokens), len(src_tokens)):
         raise ValueError(f"weights have shape {weights.shape} but there are {len(tgt_tokens)} "
                          f"target and {len(src_tokens)} source tokens")
+    longest = max(len(src_tokens), len(tgt_tokens))
+    # inches per column and per row, and the labels' size: long texts get smaller cells, so that
+    # the labels stay readable when the page (or the PDF) shrinks the figure to fit
+    column, row, font = (0.34, 0.32, None) if longest <= 20 else (6.8 / longest, 6.4 / longest, 8)
     if ax is None:
-        width = 1.6 + 0.34 * len(src_tokens)
-        _, ax = plt.subplots(figsize=(max(4.0, width), max(2.6, 1.0 + 0.32 * len(tgt_tokens))))
+        width = 1.6 + column * len(src_tokens)
+        _, ax = plt.subplots(figsize=(max(4.0, width), max(2.6, 1.0 + row * len(tgt_tokens))))
     image = ax.imshow(weights, cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto")
-    ax.set_xticks(range(len(src_tokens)), src_tokens, rotation=90)
-    ax.set_yticks(range(len(tgt_tokens)), tgt_tokens)
+    ax.set_xticks(range(len(src_tokens)), src_tokens, rotation=90, fontsize=font)
+    ax.set_yticks(range(len(tgt_tokens)), tgt_tokens, fontsize=font)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(False)
