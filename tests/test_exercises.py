@@ -94,3 +94,31 @@ def test_the_guides_time_estimate_is_current():
 
     assert set(hours(stored)) == {p.stem for p in CHAPTERS}
     assert all(abs(hours(stored)[k] - h) <= 0.2 for k, h in hours(fresh.getvalue()).items())
+
+
+def _prose():
+    import json
+
+    for path in sorted((ROOT / "chapters").glob("*.ipynb")):
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            if cell["cell_type"] == "markdown":
+                yield path.name, "".join(cell["source"])
+    for path in sorted((ROOT / "chapters").glob("*.md")) + [ROOT / "index.md"]:
+        yield path.name, path.read_text(encoding="utf-8")
+
+
+def test_references_read_once():
+    """A reference to an exercise renders "Exercise 8.3", so no "exercise" before it (the site
+    and the PDF said "Exercise Exercise 8.3"), and never a hand-written number; a textual citation
+    names its authors, so no name before a parenthetical one ("Williams [Williams, 1992]")."""
+    import re
+
+    doubled = []
+    for name, text in _prose():
+        doubled += [(name, m[0]) for m in re.finditer(r"[Ee]xercises?\s+\{ref\}`ex-", text)]
+        doubled += [(name, m[0]) for m in re.finditer(r"\{ref\}`[^`]*<ex-[^`]*`", text)]
+        for m in re.finditer(r"\{cite:p\}`([a-z]+)\d{4}[^`]*`", text):
+            before = " ".join(text[max(0, m.start() - 40):m.start()].split())
+            if re.search(rf"\b{m[1]}\b[^.;:]*?(?:et al\.)?\s*\(?$", before, re.I):
+                doubled.append((name, before[-30:] + m[0]))
+    assert not doubled, doubled

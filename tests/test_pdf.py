@@ -58,8 +58,8 @@ def test_explorers_get_a_note_and_bold_lines_keep_their_tables():
             "\\end{sphinxuseclass}\n")
     other = cell.replace("AttentionExplorer", "plot_attention")         # not an explorer
     out = mend_tex(head + cell + other, {})
-    assert out.count("explorer's first view") == 1
-    assert out.index("{3b66a}.png}") < out.index("explorer's first view")
+    assert out.count("In print, the explorer’s first example") == 1
+    assert out.index("{3b66a}.png}") < out.index("In print, the explorer’s first example")
     table = ("\\sphinxAtStartPar\n\\sphinxstylestrong{2. Attention}\n\n\n"
              "\\begin{savenotes}\\sphinxattablestart\n")
     assert "\\sphinxstylestrong{2. Attention}\n\\bookkeepwithnext\n" in mend_tex(head + table, {})
@@ -120,8 +120,8 @@ def test_every_chapter_title_and_exercise_number_is_in_the_pdf(pdf):
 def test_no_page_ends_with_a_heading_and_explorers_say_what_they_show(pdf):
     """A heading, or a paragraph of one bold line over a table or a list, never stands alone at
     the foot of a page (the instructor guide's exercise tables and rubrics left five chapter
-    names there); every explorer's picture
-    says it is the first view; the bibliography is alphabetical and unnumbered, as the text
+    names there); a line under every explorer's picture says what it shows (the first example,
+    every row, heads averaged); the bibliography is alphabetical and unnumbered, as the text
     cites author and year."""
     path, text, _ = pdf
     tex = (path.parent / "full" / "_build" / "latex" / f"{NAME}.tex").read_text(encoding="utf-8")
@@ -144,7 +144,7 @@ def test_no_page_ends_with_a_heading_and_explorers_say_what_they_show(pdf):
     explorers = sum("AttentionExplorer(" in "".join(cell["source"])
                     for path in CHAPTERS for cell in json.loads(path.read_text())["cells"]
                     if cell["cell_type"] == "code")
-    assert " ".join(text.split()).count("The explorer's first view.") == explorers >= 7
+    assert " ".join(text.split()).count("In print, the explorer’s first example") == explorers >= 7
     bibliography = text[text.index("Joshua Ainslie"):]        # its first entry, on to the end
     assert "Ashish Vaswani" in bibliography
     assert not re.search(r"^\s*\[\d+\] ", bibliography, re.M)

@@ -140,7 +140,7 @@ def bert_diagram(layers: int = 6):
                             ("+, then LayerNorm", "encoder"),
                             ("mean over the real tokens", "context"),
                             ("normalise: the sentence embedding", "output")],
-                  dy=0.78, width=5.0)
+                  dy=0.78, width=5.6)
     skip(ax, nodes[1], nodes[3])
     skip(ax, nodes[3], nodes[5], offset=0.5)
     bracket(ax, nodes[2], nodes[5], f"× {layers}", side=-1.0)

@@ -7,8 +7,9 @@ it with Tab) and every source token is coloured by its attention weight, with th
 
 Displayed, an explorer is one output with two representations: HTML with a small script of the
 book's own (``explorer.js``, inlined, no library, no network) that reacts to the reader, and a
-PNG of the first view for places that run no scripts (a notebook viewer, a PDF, nbval). The
-site shows the HTML. Everything in it is deterministic — no random ids — so nbval compares it.
+PNG of the first example, every row at once, for places that run no scripts (a notebook viewer,
+a PDF, nbval). The site shows the HTML. Everything in it is deterministic — no random ids — so
+nbval compares it.
 
 Contract (what the tests rely on): the element has class ``attention-explorer``; each target
 token has ``data-role="target"``, each source ``data-role="source"`` and ``data-weight``, the
@@ -210,12 +211,14 @@ class AttentionExplorer:
 
     def fallback_figure(self):
         """What a page without scripts (the PDF, a notebook viewer) shows: the first example's
-        first view as a heatmap, under the caption."""
+        first view, every row and the heads averaged, as a heatmap under the caption."""
         import matplotlib.pyplot as plt
 
         from .plots import plot_attention
 
         first = self.examples[0]
+        name = first.name.rstrip(".:")                  # "He is playing football.: layer 1"
+        heads = " (mean of the heads)" if first._arrays[0].shape[0] > 1 else ""
         fig = self.fallback
         if fig is None and first.grid is not None:                      # patches over an image
             fig, ax = plt.subplots(figsize=(3.2, 3.0))
@@ -223,18 +226,19 @@ class AttentionExplorer:
             if first.image is not None:
                 ax.imshow(first.image, cmap="gray_r", vmin=0, vmax=1,
                           extent=(0, cols, rows, 0))
-            shown = ax.imshow(first._arrays[0].mean(0)[0].reshape(rows, cols), cmap="viridis",
-                              vmin=0, vmax=1, alpha=0.55, extent=(0, cols, rows, 0))
+            weights = first._arrays[0].mean(0)[0].reshape(rows, cols)
+            # the scale ends at the largest weight: spread over many patches, weights are small
+            shown = ax.imshow(weights, cmap="viridis", vmin=0, vmax=float(weights.max()),
+                              alpha=0.55, extent=(0, cols, rows, 0))
             fig.colorbar(shown, ax=ax, label="attention weight")
-            ax.set_title(f"{first.name}: {list(first.weights)[0]}", fontsize=9)
+            ax.set_title(textwrap.fill(f"{name}: {list(first.weights)[0]}{heads}", 36), fontsize=9)
             ax.set_xticks([])
             ax.set_yticks([])
         elif fig is None:
             weights = first._arrays[0].mean(0)                                   # (T, S)
-            heads = " (mean of the heads)" if first._arrays[0].shape[0] > 1 else ""
             ax = plot_attention(weights, [str(s) for s in first.sources],
                                 [str(t) for t in first.targets],
-                                title=f"{first.name}: {list(first.weights)[0]}{heads}",
+                                title=f"{name}: {list(first.weights)[0]}{heads}",
                                 xlabel=self.source_label, ylabel=self.target_label)
             fig = ax.figure
             width, height = fig.get_size_inches()       # labels no longer than their axis

@@ -92,8 +92,10 @@ def mend_tex(text: str, numbers: dict, kinds: dict | None = None) -> str:
 
     def kind(match):
         found = (kinds or {}).get(match["label"])
-        return match[1] + match["title"] + (rf" \hfill{{\normalfont\itshape {found}}}}}"
-                                             if found else "}")
+        start = match[1].replace(r"\begin{sphinxadmonition}",
+                                 r"\bookneedspace{6\baselineskip}\begin{sphinxadmonition}")
+        return start + match["title"] + (rf" \hfill{{\normalfont\itshape {found}}}}}"
+                                         if found else "}")
 
     text = _CROSS_REF.sub(fix, text)
     text = _EXERCISE_BOX.sub(kind, text)
@@ -111,9 +113,9 @@ def mend_tex(text: str, numbers: dict, kinds: dict | None = None) -> str:
     intro = re.sub(r"\\begin\{itemize\}.*\\end\{itemize\}", "", intro, flags=re.S)  # the site's toc
     intro = r"\chapter*{About this book}\markboth{About this book}{About this book}" + intro + \
         r"\par\sphinxAtStartPar This PDF is built from the same notebooks as the website. The " \
-        r"website's attention explorers are interactive; here each shows its first view, so " \
-        r"where the text says to point at a word, the picture below it is what you would see " \
-        r"first, and the website shows the rest." + "\n"
+        r"website’s attention explorers are interactive: you point at a word to see where it " \
+        r"looks. Here each explorer prints its first example as one picture, every word’s " \
+        r"weights at once, and a line under the picture says so." + "\n"
     return head + r"\sphinxtableofcontents" + intro + "\n" + _CHAPTER.sub(chapter, "\\chapter{" + rest)
 
 
@@ -129,9 +131,10 @@ _SOLUTION = r"\begin{sphinxadmonition}{note}{Solution}"
 _EXPLORER = re.compile(r"(\\PYG\{n\}\{AttentionExplorer\}\\PYG\{p\}\{\(\}"     # the call, then
                        r"(?:(?!\\end\{sphinxuseclass\}\s*\\end\{sphinxuseclass\}).)*?"  # its cell's
                        r"\\sphinxincludegraphics\{\{[0-9a-f]+\}\.png\})", re.S)            # picture
-EXPLORER_NOTE = (r"\par\nobreak{\footnotesize\itshape The explorer's first view. On the website "
-                 r"and in Jupyter it is interactive: point at a token to see its weights, and "
-                 r"choose the example, layer and head where there is a choice.}\par")
+EXPLORER_NOTE = (r"\par\nobreak{\footnotesize\itshape In print, the explorer’s first example: every "
+                 r"row at once, its heads averaged where it has several. On the website and in "
+                 r"Jupyter, point at a token to see its row, and choose among the examples, views, "
+                 r"layers and heads the explorer offers.}\par")
 
 
 def _explorer_notes(text: str) -> str:
@@ -149,7 +152,8 @@ def _unboxed_solutions(text: str) -> str:
         body, end, rest = part.partition(r"\end{sphinxadmonition}")
         if not end:
             raise ValueError("a solution box is not closed")
-        out.append(r"\par\medskip\noindent{\sffamily\bfseries Solution}\par\nobreak\smallskip"
+        out.append(r"\bookneedspace{5\baselineskip}\medskip\noindent{\sffamily\bfseries Solution}"
+                   r"\par\nobreak\smallskip"
                    + body + r"\par\nobreak\noindent\rule{\linewidth}{0.4pt}\par\medskip" + rest)
     return "".join(out)
 

@@ -62,7 +62,8 @@ def plot_attention(weights, src_tokens, tgt_tokens, ax=None, title: str | None =
         width = 1.6 + column * len(src_tokens)
         _, ax = plt.subplots(figsize=(max(4.0, width), max(2.6, 1.0 + row * len(tgt_tokens))))
     image = ax.imshow(weights, cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto")
-    ax.set_xticks(range(len(src_tokens)), src_tokens, rotation=90, fontsize=font)
+    upright = max(len(str(s)) for s in src_tokens) <= 2          # characters read better upright
+    ax.set_xticks(range(len(src_tokens)), src_tokens, rotation=0 if upright else 90, fontsize=font)
     ax.set_yticks(range(len(tgt_tokens)), tgt_tokens, fontsize=font)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)

@@ -160,8 +160,8 @@ class ExerciseTable(SphinxDirective):
         for path in sorted(chapters.glob("[0-9][0-9]_*.ipynb")):
             self.env.note_dependency(str(path))
             lines += [f"**{{doc}}`{path.stem}`**", "",
-                      # column widths for the PDF (the site ignores them)
-                      "```{tabularcolumns} \\Y{0.30}\\Y{0.15}\\Y{0.55}", "```", "",
+                      # column widths for the PDF, ragged right (\R in _config.yml; the site ignores them)
+                      "```{tabularcolumns} \\R{0.30}\\R{0.15}\\R{0.55}", "```", "",
                       "| Exercise | Kind | The automatic check: the function's signature, and what is "
                       "tested |", "|---|---|---|"]
             for ex in chapter_exercises(path):
@@ -206,7 +206,7 @@ class StoredMachines(SphinxDirective):
     def run(self):
         chapters = Path(self.env.srcdir) / "chapters"
         # column widths for the PDF (LaTeX's own choice squeezed "AVX512" and "2.13.0+cpu")
-        lines = ["```{tabularcolumns} \\Y{0.45}\\Y{0.18}\\Y{0.12}\\Y{0.14}\\Y{0.11}", "```", "",
+        lines = ["```{tabularcolumns} \\R{0.45}\\R{0.18}\\R{0.12}\\R{0.14}\\R{0.11}", "```", "",
                  "| Chapter | Processor | Kernels | PyTorch | Threads |", "|---|---|---|---|---|"]
         for path in sorted(chapters.glob("[0-9][0-9]_*.ipynb")):
             self.env.note_dependency(str(path))
