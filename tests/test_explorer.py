@@ -50,6 +50,16 @@ def test_png_fallback_and_grids():
     markup = explorer._repr_html_()
     assert "ae-grid" in markup and "background-image:url(data:image/png;base64," in markup
     assert "<select" not in markup  # one example, one layer, one head: nothing to choose
+    import matplotlib.pyplot as plt
+
+    heads = Example("digit.", [f"patch {i}" for i in range(4)], ["[CLS]"],
+                    {"layer 1": torch.tensor([[[0.1, 0.2, 0.3, 0.4]], [[0.3, 0.3, 0.2, 0.2]]])},
+                    grid=(2, 2), image=image)
+    fig = AttentionExplorer("heads", [heads]).fallback_figure()   # image | weights, in print
+    shown = fig.axes[1].images[0]
+    assert len(fig.axes) == 3 and shown.get_clim() == pytest.approx((0, 0.3))  # ends at the largest
+    assert fig.get_suptitle() == "digit: layer 1 (mean of the heads)"
+    plt.close(fig)
 
 
 def test_png_fallback_is_readable_when_printed():

@@ -118,9 +118,10 @@ def test_every_chapter_title_and_exercise_number_is_in_the_pdf(pdf):
 
 @needs_tex
 def test_no_page_ends_with_a_heading_and_explorers_say_what_they_show(pdf):
-    """A heading, or a paragraph of one bold line over a table or a list, never stands alone at
-    the foot of a page (the instructor guide's exercise tables and rubrics left five chapter
-    names there); a line under every explorer's picture says what it shows (the first example,
+    """A heading, a paragraph of one bold line over a table or a list, an exercise's title or a
+    "Solution" label never stands alone at the foot of a page (a review found five chapter names
+    of the instructor guide's tables and rubrics there, two exercise titles and four "Solution"
+    labels); a line under every explorer's picture says what it shows (the first example,
     every row, heads averaged); the bibliography is alphabetical and unnumbered, as the text
     cites author and year."""
     path, text, _ = pdf
@@ -137,9 +138,13 @@ def test_no_page_ends_with_a_heading_and_explorers_say_what_they_show(pdf):
         lines = [(float(y), " ".join(re.findall(r">([^<]*)</word>", words)))
                  for y, words in re.findall(r'<line xMin="[\d.]+" yMin="([\d.]+)"[^>]*>(.*?)</line>',
                                             page, re.S)]
-        body = sorted(line for line in lines if 70 < line[0] < height - 70)  # no head, no foot
-        if body and html.unescape(body[-1][1]) in headings:
-            stranded.append((number, body[-1][1]))
+        body = [line for line in lines if 70 < line[0] < height - 70]      # no head, no foot
+        if not body:
+            continue
+        last_row = [html.unescape(t) for y, t in body if y > max(y for y, _ in body) - 2]
+        if any(t in headings or t == "Solution" or re.match(r"Exercise \d+\.\d+ \(", t)
+               for t in last_row):
+            stranded.append((number, last_row))
     assert len(headings) > 100 and not stranded, stranded
     explorers = sum("AttentionExplorer(" in "".join(cell["source"])
                     for path in CHAPTERS for cell in json.loads(path.read_text())["cells"]

@@ -220,20 +220,23 @@ class AttentionExplorer:
         name = first.name.rstrip(".:")                  # "He is playing football.: layer 1"
         heads = " (mean of the heads)" if first._arrays[0].shape[0] > 1 else ""
         fig = self.fallback
-        if fig is None and first.grid is not None:                      # patches over an image
-            fig, ax = plt.subplots(figsize=(3.2, 3.0))
+        if fig is None and first.grid is not None:          # the image beside its patches' weights
             rows, cols = first.grid
+            fig, axes = plt.subplots(1, 2 if first.image is not None else 1, figsize=(5.6, 2.9),
+                                     squeeze=False, layout="constrained")
             if first.image is not None:
-                ax.imshow(first.image, cmap="gray_r", vmin=0, vmax=1,
-                          extent=(0, cols, rows, 0))
+                axes[0, 0].imshow(first.image, cmap="gray_r", vmin=0, vmax=1)
+                axes[0, 0].set_title("the image", fontsize=9)
             weights = first._arrays[0].mean(0)[0].reshape(rows, cols)
             # the scale ends at the largest weight: spread over many patches, weights are small
-            shown = ax.imshow(weights, cmap="viridis", vmin=0, vmax=float(weights.max()),
-                              alpha=0.55, extent=(0, cols, rows, 0))
-            fig.colorbar(shown, ax=ax, label="attention weight")
-            ax.set_title(textwrap.fill(f"{name}: {list(first.weights)[0]}{heads}", 36), fontsize=9)
-            ax.set_xticks([])
-            ax.set_yticks([])
+            shown = axes[0, -1].imshow(weights, cmap="viridis", vmin=0, vmax=float(weights.max()))
+            axes[0, -1].set_title(f"{self.target_label} → {self.source_label}", fontsize=9)
+            fig.colorbar(shown, ax=axes[0, -1], label="attention weight")
+            fig.suptitle(f"{name}: {list(first.weights)[0]}{heads}", fontsize=10)
+            for ax in axes.flat:
+                ax.set_xticks([])
+                ax.set_yticks([])
+                ax.grid(False)
         elif fig is None:
             weights = first._arrays[0].mean(0)                                   # (T, S)
             ax = plot_attention(weights, [str(s) for s in first.sources],
@@ -245,6 +248,8 @@ class AttentionExplorer:
             ax.set_ylabel(textwrap.fill(self.target_label, max(16, int(11 * (height - 1)))))
             ax.set_xlabel(textwrap.fill(self.source_label, max(16, int(11 * width - 8))))
         if self.caption:                                # the caption the HTML shows above
-            fig.suptitle(textwrap.fill(self.caption, int(11 * fig.get_size_inches()[0])),
-                         fontsize=10, style="italic")
+            text = textwrap.fill(self.caption, int(11 * fig.get_size_inches()[0]))
+            if fig.get_suptitle():
+                text += "\n" + fig.get_suptitle()
+            fig.suptitle(text, fontsize=10, style="italic")
         return fig

@@ -42,7 +42,8 @@ _CHAPTER = re.compile(r"^\\chapter\{(?P<title>.*)\}$", re.M)
 _EXERCISE_BOX = re.compile(r"(\\label\{exercise:(?P<label>ex-[\w-]+)\}\s*"
                            r"\\begin\{sphinxadmonition\}\{note\}\{)(?P<title>[^\n]*?)\}$", re.M)
 # a paragraph of one bold line (over a table, a list of rubrics): a heading, kept with what follows
-_BOLD_LINE = re.compile(r"(\\sphinxAtStartPar\n\\sphinxstylestrong\{[^\n]*\}\n)(?=\n)")
+_BOLD_LINE = re.compile(r"(\\sphinxAtStartPar\n\\sphinxstylestrong\{[^\n]*\}\n)"
+                        r"(?=\n|\\begin\{itemize\})")
 # a sentence that ends with a colon and introduces a table stays with it
 _LEAD_IN = re.compile(r"(:\n)(?=\n+\\begin\{savenotes\}\\sphinxattablestart)")
 BACK_MATTER = "Glossary"                       # the first page of the back matter
@@ -93,7 +94,7 @@ def mend_tex(text: str, numbers: dict, kinds: dict | None = None) -> str:
     def kind(match):
         found = (kinds or {}).get(match["label"])
         start = match[1].replace(r"\begin{sphinxadmonition}",
-                                 r"\bookneedspace{6\baselineskip}\begin{sphinxadmonition}")
+                                 r"\bookneedspace{10\baselineskip}\begin{sphinxadmonition}")
         return start + match["title"] + (rf" \hfill{{\normalfont\itshape {found}}}}}"
                                          if found else "}")
 
@@ -114,8 +115,9 @@ def mend_tex(text: str, numbers: dict, kinds: dict | None = None) -> str:
     intro = r"\chapter*{About this book}\markboth{About this book}{About this book}" + intro + \
         r"\par\sphinxAtStartPar This PDF is built from the same notebooks as the website. The " \
         r"website’s attention explorers are interactive: you point at a word to see where it " \
-        r"looks. Here each explorer prints its first example as one picture, every word’s " \
-        r"weights at once, and a line under the picture says so." + "\n"
+        r"looks. Here each explorer prints its first example in its first view or layer as one " \
+        r"picture, every row of weights at once and the heads averaged, and a line under the " \
+        r"picture says so." + "\n"
     return head + r"\sphinxtableofcontents" + intro + "\n" + _CHAPTER.sub(chapter, "\\chapter{" + rest)
 
 
@@ -131,8 +133,9 @@ _SOLUTION = r"\begin{sphinxadmonition}{note}{Solution}"
 _EXPLORER = re.compile(r"(\\PYG\{n\}\{AttentionExplorer\}\\PYG\{p\}\{\(\}"     # the call, then
                        r"(?:(?!\\end\{sphinxuseclass\}\s*\\end\{sphinxuseclass\}).)*?"  # its cell's
                        r"\\sphinxincludegraphics\{\{[0-9a-f]+\}\.png\})", re.S)            # picture
-EXPLORER_NOTE = (r"\par\nobreak{\footnotesize\itshape In print, the explorer’s first example: every "
-                 r"row at once, its heads averaged where it has several. On the website and in "
+EXPLORER_NOTE = (r"\par\nobreak{\footnotesize\itshape In print, the explorer’s first example in its "
+                 r"first view or layer: every row at once, its heads averaged where it has "
+                 r"several. On the website and in "
                  r"Jupyter, point at a token to see its row, and choose among the examples, views, "
                  r"layers and heads the explorer offers.}\par")
 
@@ -152,8 +155,9 @@ def _unboxed_solutions(text: str) -> str:
         body, end, rest = part.partition(r"\end{sphinxadmonition}")
         if not end:
             raise ValueError("a solution box is not closed")
-        out.append(r"\bookneedspace{5\baselineskip}\medskip\noindent{\sffamily\bfseries Solution}"
-                   r"\par\nobreak\smallskip"
+        # \needspace itself: after an exercise box LaTeX still thinks it follows a heading
+        out.append(r"\par\needspace{8\baselineskip}\medskip\noindent{\sffamily\bfseries Solution}"
+                   r"\bookkeepwithnext\smallskip"                 # like a heading
                    + body + r"\par\nobreak\noindent\rule{\linewidth}{0.4pt}\par\medskip" + rest)
     return "".join(out)
 
