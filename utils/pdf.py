@@ -6,9 +6,12 @@
 Sphinx writes the LaTeX source (from the notebooks' stored outputs, nothing is executed); this
 module mends it (``mend_tex``: references to another chapter's exercise, which sphinx-exercise
 points at labels LaTeX never sees; the book's own chapter numbers, part pages, unnumbered front
-and back matter; exercise kinds; solutions that can break across pages; room to answer in the
-student edition), and latexmk runs XeLaTeX until every reference is resolved. The LaTeX log is kept beside the PDF
-(``*.log``); ``overfull_boxes`` reads it. Needs Debian's texlive-xetex, texlive-latex-extra,
+and back matter; exercise kinds; solutions that can break across pages; a line under each
+explorer's picture saying what it shows; headings kept with what they head; room to answer in
+the student edition), and latexmk runs XeLaTeX until every reference is resolved. The LaTeX log
+is kept beside the PDF (``*.log``); ``overfull_boxes`` reads it. The LaTeX macros it inserts
+(``\bookkeepwithnext``, ``\bookneedspace``) and the unnumbered bibliography are defined in
+``_config.yml``'s preamble. Needs Debian's texlive-xetex, texlive-latex-extra,
 texlive-fonts-recommended, tex-gyre, fonts-freefont-otf, fonts-dejavu-core and latexmk
 (the README lists them).
 """
@@ -66,8 +69,8 @@ def mend_tex(text: str, numbers: dict, kinds: dict | None = None) -> str:
     introductions, front and back matter no number, exercises their kind (on the site a style
     sheet adds it), solutions a heading instead of a box, a line under each explorer's picture,
     no page break after a paragraph of one bold line (it heads a table or a list) or a sentence
-    that introduces a table with a colon, and (student edition) room
-    under "Your answer"."""
+    that introduces a table with a colon, exercises and solutions that start where a few of
+    their lines fit, and (student edition) room under "Your answer"."""
     def fix(match):
         label = match["label"]
         if label not in numbers:
@@ -135,9 +138,8 @@ _EXPLORER = re.compile(r"(\\PYG\{n\}\{AttentionExplorer\}\\PYG\{p\}\{\(\}"     #
                        r"\\sphinxincludegraphics\{\{[0-9a-f]+\}\.png\})", re.S)            # picture
 EXPLORER_NOTE = (r"\par\nobreak{\footnotesize\itshape In print, the explorer’s first example in its "
                  r"first view or layer: every row at once, its heads averaged where it has "
-                 r"several. On the website and in "
-                 r"Jupyter, point at a token to see its row, and choose among the examples, views, "
-                 r"layers and heads the explorer offers.}\par")
+                 r"several. On the website and in Jupyter, point at a token to see its row, and "
+                 r"choose among the examples, views, layers and heads the explorer offers.}\par")
 
 
 def _explorer_notes(text: str) -> str:
