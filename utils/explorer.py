@@ -211,7 +211,8 @@ class AttentionExplorer:
 
     def fallback_figure(self):
         """What a page without scripts (the PDF, a notebook viewer) shows: the first example's
-        first view, every row and the heads averaged, as a heatmap under the caption."""
+        first view, every row and the heads averaged, under the caption — a heatmap, or for an
+        image's patches the image beside their weights."""
         import matplotlib.pyplot as plt
 
         from .plots import plot_attention
